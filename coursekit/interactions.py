@@ -1,0 +1,271 @@
+"""``Interactions``: who interacted with what, as a scipy sparse matrix that PyTorch can train on."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from torch.utils.data import Dataset
+
+from coursekit._checks import as_id_array, check_int, default_seed
+from coursekit.loaders import (  # noqa: F401  (re-exported: lessons import loaders from here)
+    ApproximateNegativeSamplingInteractionsDataLoader,
+    InteractionsDataLoader,
+)
+from coursekit.sampling import positive_keys, sample_exact
+
+ArrayLike = Any  # list, numpy array, pandas Series or torch tensor
+
+
+class Interactions(Dataset):
+    """Implicit-feedback interactions between users and items, stored as a CSR matrix.
+
+    Each item of the dataset is one interaction with freshly sampled *exact*
+    negatives: ``((user, positive_item), negative_items)``.
+
+    Parameters
+    ----------
+    users, items
+        Integer ids of equal length, one pair per interaction. Ids index rows and
+        columns directly; map raw ids with :class:`coursekit.utils.IdEncoder`.
+    ratings
+        Optional weight per interaction (default 1). Kept in the matrix, unused by sampling.
+    mat
+        Alternatively, a scipy sparse ``num_users x num_items`` matrix of interactions.
+    num_negative_samples
+        Negatives returned per interaction.
+    allow_missing_ids
+        Allow ids in ``0..max`` that never occur (otherwise an error, since a gap
+        usually means the ids were not encoded).
+    remove_duplicate_user_item_pairs
+        Keep one copy of a repeated (user, item) pair (the highest rating).
+    num_users, num_items
+        Size of the matrix; default ``max id + 1``.
+    seed
+        Seeds this object's own generator for ``__getitem__`` negatives.
+    timestamps
+        Optional time of each interaction, used by :func:`coursekit.cross_validation.temporal_split`.
+    """
+
+    def __init__(
+        self,
+        users: ArrayLike | None = None,
+        items: ArrayLike | None = None,
+        ratings: ArrayLike | None = None,
+        mat: sp.spmatrix | None = None,
+        num_negative_samples: int = 10,
+        allow_missing_ids: bool = False,
+        remove_duplicate_user_item_pairs: bool = True,
+        num_users: int | None = None,
+        num_items: int | None = None,
+        seed: int | None = None,
+        timestamps: ArrayLike | None = None,
+    ) -> None:
+        if mat is not None:
+            if users is not None or items is not None:
+                raise ValueError("pass either mat or users/items, not both")
+            if not sp.issparse(mat):
+                raise TypeError(f"mat must be a scipy sparse matrix, got {type(mat).__name__}")
+            coo = sp.coo_matrix(mat)
+            users, items, ratings = coo.row, coo.col, coo.data
+            num_users = coo.shape[0] if num_users is None else num_users
+            num_items = coo.shape[1] if num_items is None else num_items
+        elif users is None or items is None:
+            raise ValueError("Interactions needs users and items (or mat)")
+
+        users = as_id_array("users", users)
+        items = as_id_array("items", items)
+        if len(users) != len(items):
+            raise ValueError(f"users and items differ in length: {len(users)} != {len(items)}")
+        if len(users) == 0:
+            raise ValueError("Interactions needs at least one interaction, got empty users and items")
+        ratings = _as_values("ratings", ratings, len(users), default=1.0, dtype=np.float32)
+        timestamps = _as_values("timestamps", timestamps, len(users), default=None, dtype=np.int64)
+
+        self.num_users = _size("num_users", num_users, users, "users")
+        self.num_items = _size("num_items", num_items, items, "items")
+        if not allow_missing_ids:
+            _check_no_missing_ids("users", users, self.num_users)
+            _check_no_missing_ids("items", items, self.num_items)
+
+        # Sort by (user, item) so the CSR is canonical and the sampling keys are sorted;
+        # a stable sort keeps file order among duplicates.
+        order = np.lexsort((items, users))
+        users, items, ratings = users[order], items[order], ratings[order]
+        timestamps = None if timestamps is None else timestamps[order]
+        if remove_duplicate_user_item_pairs:
+            users, items, ratings, timestamps = _drop_duplicates(users, items, ratings, timestamps)
+
+        indptr = np.zeros(self.num_users + 1, dtype=np.int64)
+        np.cumsum(np.bincount(users, minlength=self.num_users), out=indptr[1:])
+        self.mat = sp.csr_matrix((ratings, items, indptr), shape=(self.num_users, self.num_items))
+        self.timestamps = timestamps
+        self.num_negative_samples = check_int("num_negative_samples", num_negative_samples, minimum=1)
+        if self.num_negative_samples >= self.num_items:
+            raise ValueError(
+                f"num_negative_samples must be smaller than num_items ({self.num_items}), "
+                f"got {self.num_negative_samples}"
+            )
+        _check_every_user_has_a_negative(self.mat)
+        self.seed = default_seed(seed)
+        self._rng = np.random.default_rng(self.seed)
+        self._keys: np.ndarray | None = None
+
+    # -- the dataset -------------------------------------------------------------------------
+
+    @property
+    def num_interactions(self) -> int:
+        """Number of stored (user, item) interactions."""
+        return self.mat.nnz
+
+    @property
+    def users(self) -> np.ndarray:
+        """User id of each interaction, in CSR (user, item) order."""
+        return np.repeat(np.arange(self.num_users, dtype=np.int64), np.diff(self.mat.indptr))
+
+    @property
+    def items(self) -> np.ndarray:
+        """Item id of each interaction, in CSR (user, item) order."""
+        return self.mat.indices.astype(np.int64, copy=False)
+
+    @property
+    def keys(self) -> np.ndarray:
+        """Sorted ``user * num_items + item`` keys of all positives, built once for exact sampling."""
+        if self._keys is None:
+            self._keys = positive_keys(self.mat)
+        return self._keys
+
+    def __len__(self) -> int:
+        return self.num_interactions
+
+    def __getitem__(self, index: int | slice | Sequence[int] | np.ndarray):
+        """``((user, positive_item), negative_items)`` for one index or a batch of indices."""
+        single = np.ndim(index) == 0 and not isinstance(index, slice)
+        positions = np.arange(len(self))[index] if isinstance(index, slice) else np.atleast_1d(index)
+        if len(positions) and (positions.min() < -len(self) or positions.max() >= len(self)):
+            raise IndexError(f"index out of range for {len(self)} interactions: {index!r}")
+        positions = np.asarray(positions, dtype=np.int64) % len(self)
+        users = np.searchsorted(self.mat.indptr, positions, side="right") - 1
+        items = self.mat.indices[positions].astype(np.int64)
+        negatives = sample_exact(self._rng, self.mat, self.keys, users, self.num_negative_samples)
+        users_t, items_t, negatives_t = map(torch.from_numpy, (users, items, negatives))
+        if single:
+            return (users_t[0], items_t[0]), negatives_t[0]
+        return (users_t, items_t), negatives_t
+
+    # -- views -------------------------------------------------------------------------------
+
+    def tocsr(self) -> sp.csr_matrix:
+        """The ``num_users x num_items`` CSR matrix (shared, not copied)."""
+        return self.mat
+
+    def tocoo(self) -> sp.coo_matrix:
+        """The interactions as a COO matrix (a copy)."""
+        return self.mat.tocoo()
+
+    def head(self, n: int = 5) -> pd.DataFrame:
+        """The first ``n`` interactions as a DataFrame."""
+        n = check_int("n", n, minimum=0)
+        frame = pd.DataFrame(
+            {"user_id": self.users[:n], "item_id": self.items[:n], "rating": self.mat.data[:n]}
+        )
+        if self.timestamps is not None:
+            frame["timestamp"] = self.timestamps[:n]
+        return frame
+
+    def __repr__(self) -> str:
+        return (
+            f"Interactions object with {self.num_interactions} interactions between "
+            f"{self.num_users} users and {self.num_items} items, "
+            f"returning {self.num_negative_samples} negative samples per interaction."
+        )
+
+    def __getstate__(self) -> dict:
+        # The sampling keys are a cache: rebuilt on demand, not worth pickling.
+        state = self.__dict__.copy()
+        state["_keys"] = None
+        return state
+
+
+# -- construction helpers ------------------------------------------------------------------------
+
+
+def _as_values(name: str, values: ArrayLike | None, length: int, default, dtype) -> np.ndarray | None:
+    if values is None:
+        return None if default is None else np.full(length, default, dtype=dtype)
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().numpy()
+    if isinstance(values, pd.Series) and pd.api.types.is_datetime64_any_dtype(values):
+        values = values.astype("int64")
+    array = np.asarray(values)
+    if array.shape != (length,):
+        raise ValueError(f"{name} must have one value per interaction ({length}), got shape {array.shape}")
+    if array.dtype.kind not in "iufb":
+        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return array.astype(dtype, copy=False)
+
+
+def _size(name: str, given: int | None, ids: np.ndarray, ids_name: str) -> int:
+    largest = int(ids.max())
+    if given is None:
+        return largest + 1
+    given = check_int(name, given, minimum=1)
+    if largest >= given:
+        raise ValueError(f"{ids_name} contains id {largest}, out of range for {name}={given}")
+    return given
+
+
+def _check_no_missing_ids(name: str, ids: np.ndarray, size: int) -> None:
+    present = np.zeros(size, dtype=bool)
+    present[ids] = True
+    if not present.all():
+        missing = np.flatnonzero(~present)
+        shown = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
+        raise ValueError(
+            f"{name}: {len(missing)} ids in 0..{size - 1} never occur ({shown}). Pass "
+            "allow_missing_ids=True, or map raw ids to 0..n-1 with coursekit.utils.IdEncoder"
+        )
+
+
+def _drop_duplicates(users, items, ratings, timestamps):
+    """Keep one row per (user, item) of data sorted by it: the highest rating, the latest time."""
+    starts = np.ones(len(users), dtype=bool)
+    starts[1:] = (users[1:] != users[:-1]) | (items[1:] != items[:-1])
+    duplicates = len(users) - int(starts.sum())
+    if duplicates == 0:
+        return users, items, ratings, timestamps
+    group = np.cumsum(starts) - 1
+    best = np.full(int(starts.sum()), -np.inf, dtype=np.float64)
+    np.maximum.at(best, group, ratings)
+    if timestamps is not None:
+        latest = np.full(len(best), np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(latest, group, timestamps)
+        timestamps = latest
+    warnings.warn(
+        f"Interactions: removed {duplicates} duplicate user-item pairs, keeping the highest rating "
+        "(pass remove_duplicate_user_item_pairs=False to keep them)",
+        stacklevel=3,
+    )
+    return users[starts], items[starts], best.astype(ratings.dtype), timestamps
+
+
+def _check_every_user_has_a_negative(mat: sp.csr_matrix) -> None:
+    distinct = np.diff(mat.indptr) if mat.has_canonical_format else _distinct_per_row(mat)
+    full = np.flatnonzero(distinct >= mat.shape[1])
+    if len(full):
+        raise ValueError(
+            f"user {int(full[0])} has interacted with all {mat.shape[1]} items, so no negative item "
+            "exists for them; drop such users or add items"
+        )
+
+
+def _distinct_per_row(mat: sp.csr_matrix) -> np.ndarray:
+    copy = mat.copy()
+    copy.sum_duplicates()
+    return np.diff(copy.indptr)

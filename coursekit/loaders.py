@@ -1,0 +1,152 @@
+"""Batch loaders over ``Interactions``: exact or approximate negatives, one batch at a time.
+
+A loader is a plain iterable, not a ``torch.utils.data.DataLoader``: building a
+batch is a handful of numpy calls on index arrays, so per-interaction
+``__getitem__`` calls and collation would only slow it down. Every loader yields
+
+    ((users, positive_items), negative_items)
+
+with int64 tensors of shape ``[B]``, ``[B]`` and ``[B, num_negative_samples]``,
+so models never care which loader they were given.
+
+Randomness: each epoch draws from ``numpy.random.default_rng([seed, epoch, ...])``.
+Batches therefore depend only on the seed and the epoch number, not on how many
+batches were drawn before: a run resumed from a checkpoint sees the same batches
+as an uninterrupted one. Lightning tells the loader the epoch through
+``loader.sampler.set_epoch`` (as it does for a ``DistributedSampler``); iterating
+by hand advances it by one per pass.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from coursekit._checks import check_int, default_seed
+from coursekit.sampling import sample_approximate, sample_exact
+
+Batch = tuple[tuple[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class EpochCounter:
+    """The epoch a loader draws next; Lightning calls ``set_epoch`` before each epoch."""
+
+    def __init__(self) -> None:
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+
+class _InteractionsLoader:
+    """Shared batching, shuffling, seeding and distributed sharding."""
+
+    exact: bool
+
+    def __init__(
+        self,
+        interactions: Any,
+        batch_size: int = 1024,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        if not all(hasattr(interactions, a) for a in ("mat", "num_items", "num_negative_samples")):
+            raise TypeError(f"interactions must be a coursekit Interactions, got {type(interactions).__name__}")
+        self.interactions = interactions
+        self.batch_size = check_int("batch_size", batch_size, minimum=1)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.seed = default_seed(seed)
+        self.sampler = EpochCounter()
+        self._users = interactions.users
+        self._items = interactions.items
+
+    @property
+    def num_negative_samples(self) -> int:
+        return self.interactions.num_negative_samples
+
+    def _shard(self) -> tuple[int, int]:
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
+
+    def _positions(self, epoch: int) -> np.ndarray:
+        """Interaction indices this process visits in ``epoch``."""
+        n = len(self._users)
+        order = np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle else np.arange(n)
+        rank, world = self._shard()
+        if world > 1:
+            # Every process must see the same number of batches, or DDP waits forever:
+            # pad by wrapping around, as torch's DistributedSampler does.
+            per_rank = math.ceil(n / world)
+            order = np.resize(order, per_rank * world)[rank::world]
+        return order
+
+    def __len__(self) -> int:
+        rank, world = self._shard()
+        n = math.ceil(len(self._users) / world)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def __iter__(self) -> Iterator[Batch]:
+        epoch = self.sampler.epoch
+        self.sampler.epoch += 1
+        rank, _ = self._shard()
+        positions = self._positions(epoch)
+        rng = np.random.default_rng([self.seed, epoch, rank, 1])
+        stop = len(positions) - len(positions) % self.batch_size if self.drop_last else len(positions)
+        for start in range(0, stop, self.batch_size):
+            batch = positions[start : start + self.batch_size]
+            users, items = self._users[batch], self._items[batch]
+            yield (torch.from_numpy(users), torch.from_numpy(items)), torch.from_numpy(self._negatives(rng, users))
+
+    def _negatives(self, rng: np.random.Generator, users: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({len(self._users)} interactions, batch_size={self.batch_size}, "
+            f"shuffle={self.shuffle}, {self.num_negative_samples} negatives each)"
+        )
+
+
+class InteractionsDataLoader(_InteractionsLoader):
+    """Batches with *exact* negatives: no negative is ever one of the user's positives.
+
+    Parameters
+    ----------
+    interactions
+        The :class:`coursekit.interactions.Interactions` to iterate over.
+    batch_size
+        Interactions per batch.
+    shuffle
+        Visit interactions in a new random order every epoch.
+    drop_last
+        Drop the last, smaller batch.
+    seed
+        Seed for order and negatives (default: drawn from torch's global RNG).
+    """
+
+    exact = True
+
+    def _negatives(self, rng: np.random.Generator, users: np.ndarray) -> np.ndarray:
+        interactions = self.interactions
+        return sample_exact(rng, interactions.mat, interactions.keys, users, self.num_negative_samples)
+
+
+class ApproximateNegativeSamplingInteractionsDataLoader(_InteractionsLoader):
+    """Batches with *approximate* negatives: uniform random items, not checked against positives.
+
+    Much faster than exact sampling; on sparse data a sampled "negative" is only
+    rarely a positive (with probability about the user's share of the catalogue).
+    Same parameters as :class:`InteractionsDataLoader`.
+    """
+
+    exact = False
+
+    def _negatives(self, rng: np.random.Generator, users: np.ndarray) -> np.ndarray:
+        return sample_approximate(rng, self.interactions.num_items, len(users), self.num_negative_samples)
