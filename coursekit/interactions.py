@@ -16,7 +16,7 @@ from coursekit.loaders import (  # noqa: F401  (re-exported: lessons import load
     ApproximateNegativeSamplingInteractionsDataLoader,
     InteractionsDataLoader,
 )
-from coursekit.sampling import positive_keys, sample_exact
+from coursekit.sampling import sample_exact, unseen_rank_index
 
 ArrayLike = Any  # list, numpy array, pandas Series or torch tensor
 
@@ -113,7 +113,7 @@ class Interactions(Dataset):
         _check_every_user_has_a_negative(self.mat)
         self.seed = default_seed(seed)
         self._rng = np.random.default_rng(self.seed)
-        self._keys: np.ndarray | None = None
+        self._sampling_index: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- the dataset -------------------------------------------------------------------------
 
@@ -133,11 +133,11 @@ class Interactions(Dataset):
         return self.mat.indices.astype(np.int64, copy=False)
 
     @property
-    def keys(self) -> np.ndarray:
-        """Sorted ``user * num_items + item`` keys of all positives, built once for exact sampling."""
-        if self._keys is None:
-            self._keys = positive_keys(self.mat)
-        return self._keys
+    def sampling_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """What exact negative sampling needs (see :func:`coursekit.sampling.unseen_rank_index`), built once."""
+        if self._sampling_index is None:
+            self._sampling_index = unseen_rank_index(self.mat)
+        return self._sampling_index
 
     def __len__(self) -> int:
         return self.num_interactions
@@ -151,7 +151,7 @@ class Interactions(Dataset):
         positions = np.asarray(positions, dtype=np.int64) % len(self)
         users = np.searchsorted(self.mat.indptr, positions, side="right") - 1
         items = self.mat.indices[positions].astype(np.int64)
-        negatives = sample_exact(self._rng, self.mat, self.keys, users, self.num_negative_samples)
+        negatives = sample_exact(self._rng, self.sampling_index, self.num_items, users, self.num_negative_samples)
         users_t, items_t, negatives_t = map(torch.from_numpy, (users, items, negatives))
         if single:
             return (users_t[0], items_t[0]), negatives_t[0]
@@ -185,9 +185,9 @@ class Interactions(Dataset):
         )
 
     def __getstate__(self) -> dict:
-        # The sampling keys are a cache: rebuilt on demand, not worth pickling.
+        # The sampling index is a cache: rebuilt on demand, not worth pickling.
         state = self.__dict__.copy()
-        state["_keys"] = None
+        state["_sampling_index"] = None
         return state
 
 

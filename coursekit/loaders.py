@@ -135,7 +135,7 @@ class InteractionsDataLoader(_InteractionsLoader):
 
     def _negatives(self, rng: np.random.Generator, users: np.ndarray) -> np.ndarray:
         interactions = self.interactions
-        return sample_exact(rng, interactions.mat, interactions.keys, users, self.num_negative_samples)
+        return sample_exact(rng, interactions.sampling_index, interactions.num_items, users, self.num_negative_samples)
 
 
 class ApproximateNegativeSamplingInteractionsDataLoader(_InteractionsLoader):

@@ -4,14 +4,17 @@ Implicit feedback only tells us what a user *did* interact with. Training needs
 items they did not: *negatives*. Two ways to get them:
 
 * **approximate**: draw item ids uniformly at random and accept that a few of
-  them are in fact positives. On MovieLens 100K a user has seen ~3 % of the
-  catalogue, so about 3 in 100 "negatives" are wrong; on sparser catalogues far
-  fewer. It costs one call to the random number generator.
-* **exact**: draw, look every (user, item) pair up in the user's positives, and
-  redraw only the collisions until none is left.
+  them are in fact positives (about the user's share of the catalogue: ~3 % on
+  MovieLens 100K, far less on large sparse catalogues). One call to the RNG.
+* **exact**: draw uniformly among the items the user has *not* seen. No
+  rejection loop is needed: draw a rank ``r`` among the user's
+  ``num_items - n_u`` unseen items and find the ``r``-th unseen item directly.
 
-Both work on whole batches at once: a lookup is one ``np.searchsorted`` over
-the sorted keys ``user * num_items + item`` of all positives.
+Finding the ``r``-th unseen item: with the user's seen items sorted,
+``s_0 < s_1 < ...``, item ``s_t`` has ``a_t = s_t - t`` unseen items below it,
+and the ``r``-th unseen item is ``r + #{t : a_t <= r}``. One ``np.searchsorted``
+over the keys ``user * num_items + a_t`` of all users answers that for a whole
+batch at once.
 """
 
 from __future__ import annotations
@@ -19,25 +22,26 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-# Collisions shrink geometrically with each redraw; after this many rounds only
-# users who have seen nearly the whole catalogue are left, and for those we draw
-# from the explicit complement instead.
-_MAX_REDRAWS = 16
 
+def unseen_rank_index(mat: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Precompute what :func:`sample_exact` needs from a user x item matrix of positives.
 
-def positive_keys(mat: sp.csr_matrix) -> np.ndarray:
-    """Sorted int64 keys ``user * num_items + item`` of every stored entry of a canonical CSR matrix."""
+    Returns
+    -------
+    keys
+        Sorted int64 ``user * num_items + (s_t - t)`` over each user's distinct seen items ``s_t``.
+    indptr
+        Row pointer into ``keys`` (``indptr[u + 1] - indptr[u]`` = user ``u``'s distinct items).
+    """
+    if not mat.has_canonical_format:  # duplicates kept by request: sampling needs distinct items
+        mat = mat.copy()
+        mat.sum_duplicates()
     num_items = mat.shape[1]
-    rows = np.repeat(np.arange(mat.shape[0], dtype=np.int64), np.diff(mat.indptr))
-    return rows * num_items + mat.indices.astype(np.int64)
-
-
-def is_positive(keys: np.ndarray, num_items: int, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """Boolean array: is ``items[...]`` a positive of ``users[...]`` (broadcast together)?"""
-    query = users.astype(np.int64) * num_items + items
-    found = np.searchsorted(keys, query)
-    found[found == len(keys)] = 0  # past the end: compare against any key, it cannot match
-    return keys[found] == query if len(keys) else np.zeros(query.shape, dtype=bool)
+    counts = np.diff(mat.indptr)
+    rows = np.repeat(np.arange(mat.shape[0], dtype=np.int64), counts)
+    position_in_row = np.arange(mat.nnz, dtype=np.int64) - np.repeat(mat.indptr[:-1].astype(np.int64), counts)
+    keys = rows * num_items + (mat.indices.astype(np.int64) - position_in_row)
+    return keys, mat.indptr.astype(np.int64)
 
 
 def sample_approximate(rng: np.random.Generator, num_items: int, num_rows: int, num_negatives: int) -> np.ndarray:
@@ -47,21 +51,21 @@ def sample_approximate(rng: np.random.Generator, num_items: int, num_rows: int, 
 
 def sample_exact(
     rng: np.random.Generator,
-    mat: sp.csr_matrix,
-    keys: np.ndarray,
+    index: tuple[np.ndarray, np.ndarray],
+    num_items: int,
     users: np.ndarray,
     num_negatives: int,
 ) -> np.ndarray:
-    """Item ids none of which is a positive of its row's user, shape ``(len(users), num_negatives)``.
+    """Item ids uniform among each row's user's *unseen* items, shape ``(len(users), num_negatives)``.
 
     Parameters
     ----------
     rng
         The caller's generator; the only source of randomness.
-    mat
-        Canonical CSR user x item matrix of positives.
-    keys
-        ``positive_keys(mat)``, computed once by the caller.
+    index
+        ``unseen_rank_index(mat)``, computed once by the caller.
+    num_items
+        Number of items (columns of the matrix).
     users
         User id of each row.
     num_negatives
@@ -69,23 +73,24 @@ def sample_exact(
 
     Notes
     -----
-    Every user must have at least one item they have not interacted with;
-    ``Interactions`` checks that when it is built.
+    Every user must have at least one unseen item; ``Interactions`` checks that when it is built.
     """
-    num_items = mat.shape[1]
-    users = np.asarray(users, dtype=np.int64)
-    negatives = sample_approximate(rng, num_items, len(users), num_negatives)
-    rows, cols = np.nonzero(is_positive(keys, num_items, users[:, None], negatives))
-    for _ in range(_MAX_REDRAWS):
-        if len(rows) == 0:
-            return negatives
-        negatives[rows, cols] = rng.integers(0, num_items, size=len(rows), dtype=np.int64)
-        still = is_positive(keys, num_items, users[rows], negatives[rows, cols])
-        rows, cols = rows[still], cols[still]
-    # Only near-saturated users remain: a loop over those few distinct users is cheap.
-    for user in np.unique(users[rows]):
-        here = users[rows] == user
-        seen = mat.indices[mat.indptr[user] : mat.indptr[user + 1]]
-        unseen = np.setdiff1d(np.arange(num_items), seen, assume_unique=False)
-        negatives[rows[here], cols[here]] = rng.choice(unseen, size=int(here.sum()))
-    return negatives
+    keys, indptr = index
+    users = np.asarray(users, dtype=np.int64)[:, None]
+    num_unseen = num_items - (indptr[users + 1] - indptr[users])
+    rank = rng.integers(0, num_unseen, size=(len(users), num_negatives), dtype=np.int64)
+    query = (users * num_items + rank).ravel()
+    # Searching in sorted order walks the keys forward, keeping the cache warm: ~3x faster.
+    order = np.argsort(query)
+    position = np.empty_like(query)
+    position[order] = np.searchsorted(keys, query[order], side="right")
+    return rank + position.reshape(rank.shape) - indptr[users]
+
+
+def is_positive(mat: sp.csr_matrix, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Boolean array: is ``items[...]`` among the positives of ``users[...]`` (broadcast together)?
+
+    Used to measure how often approximate negatives collide with positives.
+    """
+    users, items = np.broadcast_arrays(np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64))
+    return np.asarray(mat[users.ravel(), items.ravel()]).reshape(users.shape) != 0
