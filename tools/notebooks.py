@@ -1,0 +1,38 @@
+"""Shared helpers for running and checking the Jupytext-paired lessons in tutorials/."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+TUTORIALS = ROOT / "tutorials"
+
+
+def lessons() -> list[Path]:
+    """The lesson sources, ``tutorials/NN_name.py``, in course order."""
+    return sorted(TUTORIALS.glob("[0-9][0-9]_*.py"))
+
+
+def code_and_markdown(notebook: nbformat.NotebookNode) -> list[tuple[str, str, list[str]]]:
+    """(cell type, source, tags) of every cell: what must agree between the two halves of a pair."""
+    return [
+        (cell.cell_type, cell.source.strip(), sorted(cell.metadata.get("tags", [])))
+        for cell in notebook.cells
+    ]
+
+
+def write_atomically(notebook: nbformat.NotebookNode, path: Path) -> None:
+    """Write ``notebook`` as ipynb so that an interrupted run never leaves half a file."""
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            jupytext.write(notebook, stream, fmt="ipynb")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
