@@ -1,0 +1,18 @@
+"""Recommender models, the course trainer, and saving/loading trained models."""
+
+from coursekit.model.base import RecommenderMixin, with_titles
+from coursekit.model.matrix_factorization import MatrixFactorizationModel
+from coursekit.model.persistence import load_model, save_model
+from coursekit.model.popularity import PopularityModel
+from coursekit.model.trainer import CourseTrainer, History
+
+__all__ = [
+    "CourseTrainer",
+    "History",
+    "MatrixFactorizationModel",
+    "PopularityModel",
+    "RecommenderMixin",
+    "load_model",
+    "save_model",
+    "with_titles",
+]

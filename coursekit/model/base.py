@@ -1,0 +1,189 @@
+"""The prediction API every coursekit model shares: scores, recommendations, similarities."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+
+from coursekit._checks import check_int
+
+
+def interactions_of(data: Any) -> Any:
+    """The ``Interactions`` behind ``data``: an ``Interactions`` itself or a loader wrapping one."""
+    inner = getattr(data, "interactions", data)
+    if not all(hasattr(inner, name) for name in ("num_users", "num_items", "mat")):
+        raise TypeError(
+            f"expected coursekit Interactions or a coursekit loader, got {type(data).__name__}"
+        )
+    return inner
+
+
+class RecommenderMixin:
+    """Prediction helpers built on ``score_all_items``; mixed into every coursekit model.
+
+    A model provides ``num_users``, ``num_items``, ``score_all_items(user_ids)`` and
+    ``_seen`` (the training CSR matrix, or ``None`` when unknown). Models with
+    embeddings also provide ``_user_vectors()`` / ``_item_vectors()`` for the
+    similarity methods.
+    """
+
+    num_users: int
+    num_items: int
+    _seen: sp.csr_matrix | None
+
+    # -- id checks -----------------------------------------------------------------------------
+
+    def _check_user(self, user_id: Any) -> int:
+        return _check_id("user_id", user_id, self.num_users)
+
+    def _check_item(self, item_id: Any) -> int:
+        return _check_id("item_id", item_id, self.num_items)
+
+    def _check_user_tensor(self, user_ids: Any) -> torch.Tensor:
+        users = torch.as_tensor(user_ids, dtype=torch.int64).reshape(-1)
+        if len(users) and (users.min() < 0 or users.max() >= self.num_users):
+            bad = users[(users < 0) | (users >= self.num_users)][0].item()
+            raise ValueError(f"user_ids contains {bad}, outside the valid range 0..{self.num_users - 1}")
+        return users
+
+    # -- predictions ---------------------------------------------------------------------------
+
+    def get_item_predictions(self, user_id: int, unseen_items_only: bool = False) -> pd.Series:
+        """Scores of every item for one user, best first.
+
+        Parameters
+        ----------
+        user_id
+            The user to score items for.
+        unseen_items_only
+            Drop the items the user interacted with in the training data.
+
+        Returns
+        -------
+        pandas.Series
+            Scores indexed by item id, sorted in descending order.
+        """
+        user = self._check_user(user_id)
+        scores = self.score_all_items(torch.tensor([user]))[0].cpu().numpy()
+        series = pd.Series(scores, index=pd.RangeIndex(self.num_items, name="item_id"), name="score")
+        if unseen_items_only:
+            series = series.drop(self._seen_items(user))
+        return series.sort_values(ascending=False, kind="stable")
+
+    def recommend(self, user_id: int, k: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
+        """The ``k`` best items for one user as a DataFrame with columns ``item_id`` and ``score``."""
+        k = check_int("k", k, minimum=1)
+        top = self.get_item_predictions(user_id, unseen_items_only=exclude_seen).head(k)
+        return top.reset_index()
+
+    def _seen_items(self, user: int) -> np.ndarray:
+        if self._seen is None:
+            raise ValueError(
+                "this model does not know which items users have seen (it was built without "
+                "training interactions); use unseen_items_only=False / exclude_seen=False"
+            )
+        return self._seen.indices[self._seen.indptr[user] : self._seen.indptr[user + 1]]
+
+    # -- persistence ----------------------------------------------------------------------------
+
+    def save_model(self, path: str | os.PathLike) -> Path:
+        """Save weights and settings to ``path`` (atomically); reload with :func:`coursekit.model.load_model`."""
+        from coursekit.model.persistence import save_model
+
+        return save_model(self, path)
+
+    def load_weights(self, path: str | os.PathLike) -> "RecommenderMixin":
+        """Load weights saved by ``save_model`` into this model; sizes must match. Returns ``self``."""
+        from coursekit.model.persistence import load_weights
+
+        return load_weights(self, path)
+
+    # -- similarities --------------------------------------------------------------------------
+
+    def _item_vectors(self) -> torch.Tensor:
+        """Learned item vectors ``[num_items, dim]`` (biases excluded)."""
+        raise NotImplementedError(f"{type(self).__name__} has no item embeddings to compare")
+
+    def _user_vectors(self) -> torch.Tensor:
+        """Learned user vectors ``[num_users, dim]`` (biases excluded)."""
+        raise NotImplementedError(f"{type(self).__name__} has no user embeddings to compare")
+
+    def item_item_similarity(self, item_id: int) -> pd.Series:
+        """Cosine similarity of one item's embedding to every item's, most similar first.
+
+        The item itself comes first, with similarity 1. Biases are not part of the
+        comparison: they say how popular an item is, not what it is like.
+        """
+        item = self._check_item(item_id)
+        return _cosine_ranking(self._item_vectors(), item, "item_id")
+
+    def user_user_similarity(self, user_id: int) -> pd.Series:
+        """Cosine similarity of one user's embedding to every user's, most similar first."""
+        user = self._check_user(user_id)
+        return _cosine_ranking(self._user_vectors(), user, "user_id")
+
+
+def _check_id(name: str, value: Any, size: int) -> int:
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:  # numpy / torch scalar
+        value = value.item()
+    value = check_int(name, value)
+    if not 0 <= value < size:
+        raise ValueError(f"{name} {value} is outside the valid range 0..{size - 1}")
+    return value
+
+
+def _cosine_ranking(vectors: torch.Tensor, index: int, index_name: str) -> pd.Series:
+    with torch.no_grad():
+        unit = F.normalize(vectors.detach().float().cpu(), dim=1)
+        similarity = (unit @ unit[index]).clamp_(-1.0, 1.0).numpy()
+    # An all-zero vector has no direction; still, an entry is always most similar to itself.
+    similarity[index] = 1.0
+    order = np.argsort(-similarity, kind="stable")
+    order = np.concatenate([[index], order[order != index]])
+    return pd.Series(similarity[order], index=pd.Index(order, name=index_name), name="similarity")
+
+
+def with_titles(data: pd.Series | pd.DataFrame, df_item: pd.DataFrame, id_offset: int = 1) -> pd.DataFrame:
+    """Add MovieLens titles to item predictions or similarities.
+
+    Parameters
+    ----------
+    data
+        A Series indexed by item id (``item_item_similarity``, ``get_item_predictions``)
+        or a DataFrame with an ``item_id`` column (``recommend``).
+    df_item
+        ``coursekit.movielens.read_movielens_df_item()``: one row per movie, with
+        ``item_id`` and a title column.
+    id_offset
+        What to subtract from ``df_item['item_id']`` to get model ids. MovieLens ids
+        start at 1 and models count from 0, hence the default 1; pass 0 if you already
+        shifted ``df_item['item_id']``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``data`` as a DataFrame with a ``title`` column, order kept.
+    """
+    title_column = next((c for c in ("movie_title", "title") if c in df_item.columns), None)
+    if title_column is None or "item_id" not in df_item.columns:
+        raise ValueError(f"df_item needs item_id and movie_title columns, got {list(df_item.columns)}")
+    titles = pd.Series(
+        df_item[title_column].to_numpy(), index=df_item["item_id"].to_numpy() - id_offset
+    )
+    if isinstance(data, pd.Series):
+        frame = data.to_frame(data.name or "value")
+        ids = data.index.to_numpy()
+    else:
+        if "item_id" not in data.columns:
+            raise ValueError(f"data needs an item_id column, got {list(data.columns)}")
+        frame = data.copy()
+        ids = data["item_id"].to_numpy()
+    frame["title"] = titles.reindex(ids).to_numpy()
+    return frame

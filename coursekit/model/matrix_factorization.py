@@ -1,0 +1,298 @@
+"""Matrix factorization for implicit feedback: score = user . item + user bias + item bias."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import pytorch_lightning as pl
+import scipy.sparse as sp
+import torch
+from torch import nn
+from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+from coursekit._checks import check_fraction, check_int, default_seed
+from coursekit.losses import get_loss
+from coursekit.model.base import RecommenderMixin, interactions_of
+
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "adam": torch.optim.Adam,
+    "sgd": torch.optim.SGD,
+    "adagrad": torch.optim.Adagrad,
+    "sparse_adam": torch.optim.SparseAdam,
+}
+# Optimizers that accept the sparse gradients of ``nn.Embedding(sparse=True)``.
+_SPARSE_OK = (torch.optim.SGD, torch.optim.Adagrad, torch.optim.SparseAdam)
+
+#: Default scheduler: divide the learning rate by 10 when the monitored loss stops improving.
+default_lr_scheduler = functools.partial(ReduceLROnPlateau, patience=1)
+
+INIT_STD = 0.01  # small random embeddings: every dot product starts near 0
+
+
+class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
+    """Implicit-feedback matrix factorization, trained with a pairwise loss on sampled negatives.
+
+    Parameters
+    ----------
+    train
+        Training data: ``Interactions`` (wrapped in a shuffling ``InteractionsDataLoader``
+        with exact negatives) or any coursekit loader (used as is).
+    val
+        Optional validation data, same kinds as ``train`` (not shuffled).
+    embedding_dim
+        Length of each user and item vector.
+    dropout_p
+        Dropout probability on the embeddings while training.
+    sparse
+        Use sparse embedding gradients (pair with ``'sgd'``, ``'adagrad'`` or ``'sparse_adam'``).
+    lr, bias_lr
+        Learning rates of the embedding optimizer and of the bias optimizer.
+    lr_scheduler_func
+        ``optimizer -> scheduler``; each optimizer gets its own, stepped once per epoch
+        on the validation loss (the training loss without validation data). ``None``: constant rates.
+    weight_decay
+        L2 penalty on the embeddings (applied by the embedding optimizer).
+    optimizer, bias_optimizer
+        A name in ``OPTIMIZERS`` or a ``torch.optim.Optimizer`` class. Every bias parameter is
+        trained by ``bias_optimizer`` at ``bias_lr``; with ``bias_optimizer=None`` one
+        ``optimizer`` at ``lr`` trains everything.
+    loss
+        A name known to ``coursekit.losses`` (``'hinge'``, ``'bpr'``, ...; the adaptive variant is
+        used when there are several negatives) or a callable
+        ``loss(positive_scores[B], negative_scores[B, N], num_items=...) -> scalar``.
+    batch_size
+        Batch size of the loaders built from ``Interactions``.
+    seed
+        Seeds the initial embeddings and the loaders built here (default: drawn from torch's
+        global RNG, so ``seed_everything`` makes runs reproducible).
+    num_users, num_items
+        Size of an untrained model built without ``train`` (as ``load_model`` does).
+    """
+
+    def __init__(
+        self,
+        train: Any = None,
+        val: Any = None,
+        embedding_dim: int = 30,
+        dropout_p: float = 0.0,
+        sparse: bool = False,
+        lr: float = 1e-3,
+        bias_lr: float = 1e-2,
+        lr_scheduler_func: Callable[[torch.optim.Optimizer], Any] | None = default_lr_scheduler,
+        weight_decay: float = 0.0,
+        optimizer: str | type[torch.optim.Optimizer] = "adam",
+        bias_optimizer: str | type[torch.optim.Optimizer] | None = "sgd",
+        loss: str | Callable[..., torch.Tensor] = "hinge",
+        batch_size: int = 1024,
+        seed: int | None = None,
+        *,
+        num_users: int | None = None,
+        num_items: int | None = None,
+    ) -> None:
+        super().__init__()
+        embedding_dim = check_int("embedding_dim", embedding_dim, minimum=1)
+        dropout_p = check_fraction("dropout_p", dropout_p, allow_zero=True)
+        batch_size = check_int("batch_size", batch_size, minimum=1)
+        for name, value in (("lr", lr), ("bias_lr", bias_lr), ("weight_decay", weight_decay)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+        optimizer_class = _optimizer_class("optimizer", optimizer, sparse)
+        bias_class = None if bias_optimizer is None else _optimizer_class("bias_optimizer", bias_optimizer, sparse)
+        if sparse and weight_decay:
+            raise ValueError(f"weight_decay needs dense gradients; got weight_decay={weight_decay} with sparse=True")
+        seed = default_seed(seed)
+
+        self.save_hyperparameters(ignore=["train", "val"])
+        self.hparams["seed"] = seed  # the seed actually used, so the run can be repeated
+        self.automatic_optimization = False  # one backward per batch, then every optimizer steps
+        self._optimizer_classes = (optimizer_class, bias_class)
+
+        self._train_loader = self._val_loader = None
+        self._seen: sp.csr_matrix | None = None
+        if train is not None:
+            train_data = interactions_of(train)
+            num_users, num_items = train_data.num_users, train_data.num_items
+            self._seen = train_data.mat
+            self._train_loader = _as_loader(train, batch_size, shuffle=True, seed=seed + 1)
+        elif num_users is None or num_items is None:
+            raise ValueError("MatrixFactorizationModel needs train (or num_users and num_items)")
+        self.num_users = check_int("num_users", num_users, minimum=1)
+        self.num_items = check_int("num_items", num_items, minimum=1)
+        if val is not None:
+            val_data = interactions_of(val)
+            if (val_data.num_users, val_data.num_items) != (self.num_users, self.num_items):
+                raise ValueError(
+                    f"val has {val_data.num_users} users x {val_data.num_items} items, but train has "
+                    f"{self.num_users} x {self.num_items}; split one Interactions to get both"
+                )
+            self._val_loader = _as_loader(val, batch_size, shuffle=False, seed=seed + 2)
+        negatives = getattr(self._train_loader, "num_negative_samples", 1)
+        self.loss_function = get_loss(loss, negatives)
+
+        generator = torch.Generator().manual_seed(seed)
+        self.user_embeddings = _embedding(self.num_users, embedding_dim, sparse, generator)
+        self.item_embeddings = _embedding(self.num_items, embedding_dim, sparse, generator)
+        self.user_biases = _embedding(self.num_users, 1, sparse, None)
+        self.item_biases = _embedding(self.num_items, 1, sparse, None)
+        self.dropout = nn.Dropout(dropout_p)
+
+    # -- scoring -------------------------------------------------------------------------------
+
+    def _pair_scores(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Scores ``[B, M]`` of users ``[B]`` against items ``[B, M]``: one gather, one batched dot."""
+        user_vectors = self.dropout(self.user_embeddings(users))  # [B, D]
+        item_vectors = self.dropout(self.item_embeddings(items))  # [B, M, D]
+        dots = torch.bmm(item_vectors, user_vectors.unsqueeze(-1)).squeeze(-1)
+        return dots + self.user_biases(users) + self.item_biases(items).squeeze(-1)
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Scores of paired ``users`` and ``items`` (broadcast together; output has their shape)."""
+        users, items = torch.broadcast_tensors(torch.as_tensor(users), torch.as_tensor(items))
+        return self._pair_scores(users.reshape(-1), items.reshape(-1, 1)).reshape(users.shape)
+
+    @torch.no_grad()
+    def score_all_items(self, user_ids: torch.Tensor) -> torch.Tensor:
+        """Scores ``[B, num_items]`` of every item for each user (no dropout, no gradients)."""
+        users = self._check_user_tensor(user_ids).to(self.device)
+        scores = self.user_embeddings(users) @ self.item_embeddings.weight.T
+        return scores + self.user_biases(users) + self.item_biases.weight.T
+
+    def _user_vectors(self) -> torch.Tensor:
+        return self.user_embeddings.weight.detach()
+
+    def _item_vectors(self) -> torch.Tensor:
+        return self.item_embeddings.weight.detach()
+
+    # -- training ------------------------------------------------------------------------------
+
+    def _batch_loss(self, batch: Any) -> tuple[torch.Tensor, int]:
+        (users, positives), negatives = batch
+        scores = self._pair_scores(users, torch.cat([positives.unsqueeze(1), negatives], dim=1))
+        loss = self.loss_function(scores[:, 0], scores[:, 1:], num_items=self.num_items)
+        return loss, len(users)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss, size = self._batch_loss(batch)
+        optimizers = self.optimizers()
+        optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+        for optimizer in optimizers:
+            optimizer.zero_grad()
+        self.manual_backward(loss)
+        for optimizer in optimizers:
+            optimizer.step()
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=size, sync_dist=True)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss, size = self._batch_loss(batch)
+        self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=size, sync_dist=True)
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        # Manual optimization leaves schedulers to us: step each on this epoch's monitored loss.
+        schedulers = self.lr_schedulers()
+        if schedulers is None:
+            return
+        metrics = self.trainer.callback_metrics
+        monitored = metrics.get("val_loss", metrics.get("train_loss"))
+        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
+            if isinstance(scheduler, ReduceLROnPlateau):
+                if monitored is not None:
+                    scheduler.step(float(monitored))
+            else:
+                scheduler.step()
+
+    def configure_optimizers(self) -> Any:
+        hp = self.hparams
+        optimizer_class, bias_class = self._optimizer_classes
+        if bias_class is None:
+            groups = [(optimizer_class, list(self.parameters()), hp.lr)]
+        else:
+            named = list(self.named_parameters())
+            groups = [
+                (optimizer_class, [p for n, p in named if "bias" not in n], hp.lr),
+                (bias_class, [p for n, p in named if "bias" in n], hp.bias_lr),
+            ]
+        optimizers = []
+        for i, (cls, params, lr) in enumerate(groups):
+            kwargs = {"lr": lr}
+            if i == 0 and hp.weight_decay:
+                kwargs["weight_decay"] = hp.weight_decay  # L2 on the embeddings only, never the biases
+            optimizers.append(cls(params, **kwargs))
+        if hp.lr_scheduler_func is None:
+            return optimizers
+        return optimizers, [hp.lr_scheduler_func(optimizer) for optimizer in optimizers]
+
+    @property
+    def optimizer_names(self) -> list[str]:
+        """Names of the optimizers' learning rates, in ``configure_optimizers`` order."""
+        return ["lr"] if self._optimizer_classes[1] is None else ["lr", "bias_lr"]
+
+    def train_dataloader(self) -> Any:
+        if self._train_loader is None:
+            raise ValueError("this model has no training data; build it with train=...")
+        return self._train_loader
+
+    def val_dataloader(self) -> Any:
+        return [] if self._val_loader is None else self._val_loader
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    def _config(self) -> dict[str, Any]:
+        """Constructor arguments a saved model is rebuilt from (plain values only)."""
+        config = dict(self.hparams)
+        names = {cls: name for name, cls in OPTIMIZERS.items()}
+        for key in ("optimizer", "bias_optimizer"):
+            if isinstance(config[key], type):
+                # A custom class cannot be stored as data; 'sgd' rebuilds with any `sparse`.
+                config[key] = names.get(config[key], "sgd")
+        plain = {k: v for k, v in config.items() if v is None or isinstance(v, (bool, int, float, str))}
+        return {**plain, "num_users": self.num_users, "num_items": self.num_items}
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any]) -> "MatrixFactorizationModel":
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.num_users} users, {self.num_items} items, "
+            f"embedding_dim={self.hparams.embedding_dim})"
+        )
+
+
+def _optimizer_class(name: str, value: Any, sparse: bool) -> type[torch.optim.Optimizer]:
+    if isinstance(value, str):
+        if value not in OPTIMIZERS:
+            raise ValueError(f"{name} must be one of {sorted(OPTIMIZERS)} or an optimizer class, got {value!r}")
+        cls = OPTIMIZERS[value]
+    elif isinstance(value, type) and issubclass(value, torch.optim.Optimizer):
+        cls = value
+    else:
+        raise TypeError(f"{name} must be an optimizer name or a torch.optim.Optimizer class, got {value!r}")
+    if cls is torch.optim.SparseAdam and not sparse:
+        raise ValueError(f"{name}={value!r} needs sparse gradients: pass sparse=True, or use 'adam'")
+    if sparse and not issubclass(cls, _SPARSE_OK):
+        raise ValueError(
+            f"{name}={value!r} cannot use the sparse gradients of sparse=True; "
+            "use 'sparse_adam', 'sgd' or 'adagrad', or sparse=False"
+        )
+    return cls
+
+
+def _embedding(rows: int, dim: int, sparse: bool, generator: torch.Generator | None) -> nn.Embedding:
+    layer = nn.Embedding(rows, dim, sparse=sparse)
+    with torch.no_grad():
+        if generator is None:
+            layer.weight.zero_()  # biases start neutral
+        else:
+            layer.weight.normal_(0.0, INIT_STD, generator=generator)
+    return layer
+
+
+def _as_loader(data: Any, batch_size: int, shuffle: bool, seed: int) -> Any:
+    if hasattr(data, "interactions") and hasattr(data, "__iter__"):
+        return data  # already a coursekit loader
+    from coursekit.interactions import InteractionsDataLoader
+
+    return InteractionsDataLoader(interactions_of(data), batch_size=batch_size, shuffle=shuffle, seed=seed)

@@ -1,0 +1,66 @@
+"""The baseline every recommender must beat: recommend what most people interacted with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from coursekit._checks import check_int
+from coursekit.model.base import RecommenderMixin, interactions_of
+
+
+class PopularityModel(RecommenderMixin, nn.Module):
+    """Scores each item by its number of training interactions, the same for every user.
+
+    Parameters
+    ----------
+    train
+        ``Interactions`` or a coursekit loader; counting happens here, so there is nothing to train.
+    num_users, num_items
+        Size of an empty model built without ``train`` (as ``load_model`` does).
+    """
+
+    def __init__(self, train: Any = None, *, num_users: int | None = None, num_items: int | None = None) -> None:
+        super().__init__()
+        self._seen: sp.csr_matrix | None = None
+        if train is not None:
+            data = interactions_of(train)
+            num_users, num_items = data.num_users, data.num_items
+            self._seen = data.mat
+            counts = np.bincount(data.mat.indices, minlength=num_items)
+        elif num_users is None or num_items is None:
+            raise ValueError("PopularityModel needs train (or num_users and num_items)")
+        else:
+            counts = np.zeros(num_items)
+        self.num_users = check_int("num_users", num_users, minimum=1)
+        self.num_items = check_int("num_items", num_items, minimum=1)
+        self.register_buffer("popularity", torch.as_tensor(counts, dtype=torch.float32))
+
+    def fit(self, *args: Any, **kwargs: Any) -> "PopularityModel":
+        """Nothing to learn: the counts were taken at construction. Returns ``self``."""
+        return self
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Popularity of ``items`` (broadcast with ``users``, whose values do not matter)."""
+        users, items = torch.broadcast_tensors(torch.as_tensor(users), torch.as_tensor(items))
+        return self.popularity[items]
+
+    @torch.no_grad()
+    def score_all_items(self, user_ids: torch.Tensor) -> torch.Tensor:
+        """``[B, num_items]``: every row is the item popularity."""
+        users = self._check_user_tensor(user_ids)
+        return self.popularity.expand(len(users), -1).clone()
+
+    def _config(self) -> dict[str, Any]:
+        return {"num_users": self.num_users, "num_items": self.num_items}
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any]) -> "PopularityModel":
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"PopularityModel({self.num_users} users, {self.num_items} items)"

@@ -1,0 +1,161 @@
+"""``CourseTrainer``: a Lightning ``Trainer`` with quiet, reproducible course defaults and a loss history."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import warnings
+from typing import Any, Iterator
+
+import pandas as pd
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import Callback
+
+# Lightning announces hardware ("GPU available: False ...") at INFO on these loggers.
+LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric")
+
+# Warnings that say nothing actionable about coursekit's loaders and small CPU runs.
+NOISY_WARNINGS = (
+    r".*does not have many workers",  # our loaders build batches with numpy, not worker processes
+    r".*smaller than the logging interval",  # small data sets have few batches per epoch
+    r".*isinstance\(treespec, LeafSpec\)",  # Lightning calling a newer torch's deprecated API
+    r".*Checkpoint directory .* exists and is not empty",
+)
+
+
+def ignore_noisy_warnings() -> None:
+    """Add ``ignore`` filters for ``NOISY_WARNINGS`` to the current warning filters."""
+    for pattern in NOISY_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+
+
+@contextlib.contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Silence Lightning's INFO messages and its noisy warnings inside the block, then restore both."""
+    loggers = [logging.getLogger(name) for name in LIGHTNING_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+    try:
+        with warnings.catch_warnings():
+            ignore_noisy_warnings()
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+class History(Callback):
+    """Records one row per training epoch: epoch, train_loss, val_loss and each optimizer's learning rate."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Runs before the module's own on_train_epoch_end, so the rates are those this epoch used.
+        metrics = trainer.callback_metrics
+        row: dict[str, float] = {"epoch": trainer.current_epoch}
+        for key in ("train_loss", "val_loss"):
+            row[key] = float(metrics[key]) if key in metrics else math.nan
+        names = list(getattr(pl_module, "optimizer_names", []))
+        for i, optimizer in enumerate(trainer.optimizers):
+            name = names[i] if i < len(names) else f"lr_{i}"
+            row[name] = float(optimizer.param_groups[0]["lr"])
+        self.rows = [r for r in self.rows if r["epoch"] != row["epoch"]] + [row]
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=None if self.rows else ["epoch", "train_loss", "val_loss"])
+
+    # Kept in checkpoints, so a resumed run's history covers every epoch.
+    def state_dict(self) -> dict[str, Any]:
+        return {"rows": list(self.rows)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.rows = list(state_dict["rows"])
+
+
+class CourseTrainer(pl.Trainer):
+    """A ``pytorch_lightning.Trainer`` with the course's defaults.
+
+    CPU, deterministic, 10 epochs, no logger or checkpoint files unless asked, no model
+    summary or hardware messages, a tqdm progress bar, and ``history``: one row per epoch
+    with the losses and learning rates. Every other keyword goes straight to Lightning
+    (``accelerator``, ``devices``, ``strategy``, ``callbacks``, ...).
+
+    Parameters
+    ----------
+    model
+        Accepted for Collie compatibility and only checked: pass the model to ``fit``.
+    max_epochs
+        Number of passes over the training data.
+    deterministic
+        Use deterministic algorithms, so a seeded run repeats exactly.
+
+    Notes
+    -----
+    Pressing Ctrl-C (KeyboardInterrupt) during ``fit`` stops training gracefully at the
+    current batch: Lightning catches it, and the model keeps the weights learned so far.
+    With spawned processes (``strategy='ddp_spawn'``) the weights come back but ``history``
+    stays empty, since it was recorded in the worker processes.
+    """
+
+    def __init__(
+        self, model: pl.LightningModule | None = None, max_epochs: int = 10, deterministic: bool = True, **kwargs: Any
+    ) -> None:
+        if model is not None and not isinstance(model, pl.LightningModule):
+            raise TypeError(f"model must be a LightningModule (or None), got {type(model).__name__}")
+        self.history_callback = History()
+        callbacks = kwargs.pop("callbacks", None) or []
+        callbacks = [callbacks] if isinstance(callbacks, Callback) else list(callbacks)
+        defaults = {
+            "accelerator": "cpu",
+            "logger": False,
+            "enable_checkpointing": any(isinstance(c, pl.callbacks.Checkpoint) for c in callbacks),
+            "enable_model_summary": False,
+            "enable_progress_bar": True,
+        }
+        with quiet_lightning():
+            super().__init__(
+                max_epochs=max_epochs,
+                deterministic=deterministic,
+                callbacks=[*callbacks, self.history_callback],
+                **{**defaults, **kwargs},
+            )
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """Per-epoch ``epoch``, ``train_loss``, ``val_loss`` and learning rates (``lr``, ``bias_lr``)."""
+        return self.history_callback.frame()
+
+    def plot_history(self, ax: Any = None) -> Any:
+        """Plot training and validation loss per epoch; returns the matplotlib Axes."""
+        import matplotlib.pyplot as plt
+
+        history = self.history
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 4))
+        for column in ("train_loss", "val_loss"):
+            if column in history and history[column].notna().any():
+                ax.plot(history["epoch"], history[column], marker="o", label=column.replace("_", " "))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss")
+        ax.legend()
+        return ax
+
+    # Lightning logs its hardware and rank messages when a run starts, not only at construction.
+    def fit(self, *args: Any, **kwargs: Any) -> None:
+        with quiet_lightning():
+            return super().fit(*args, **kwargs)
+
+    def validate(self, *args: Any, **kwargs: Any) -> Any:
+        with quiet_lightning():
+            return super().validate(*args, **kwargs)
+
+    def test(self, *args: Any, **kwargs: Any) -> Any:
+        with quiet_lightning():
+            return super().test(*args, **kwargs)
+
+    def predict(self, *args: Any, **kwargs: Any) -> Any:
+        with quiet_lightning():
+            return super().predict(*args, **kwargs)
