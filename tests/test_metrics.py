@@ -1,0 +1,341 @@
+import functools
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from coursekit.metrics import auc, evaluate_in_batches, mapk, mrr, ndcg, precision, recall
+
+NEG_INF = float("-inf")
+ALL_METRICS = [mapk, mrr, auc, ndcg, precision, recall]
+
+
+# ------------------------------------------------------------------ brute-force reference
+
+
+def reference_row(scores, targets, k):
+    """Every metric for one user, by plain Python loops over a sorted list."""
+    n = len(scores)
+    unmasked = [i for i in range(n) if scores[i] != NEG_INF]
+    relevant = {i for i in unmasked if targets[i]}
+    negatives = [i for i in unmasked if i not in relevant]
+    ranking = sorted(range(n), key=lambda i: (-scores[i], i))  # ties: lower item index first
+    hits = [1 if i in relevant else 0 for i in ranking[:k]]
+
+    out = {"precision": sum(hits) / k}
+    out["recall"] = sum(hits) / len(relevant) if relevant else 0.0
+    total, found = 0.0, 0
+    for position, hit in enumerate(hits, start=1):
+        if hit:
+            found += 1
+            total += found / position
+    out["mapk"] = total / min(k, len(relevant)) if relevant else 0.0
+    dcg = sum(hit / math.log2(position + 1) for position, hit in enumerate(hits, start=1))
+    idcg = sum(1 / math.log2(position + 1) for position in range(1, min(k, len(relevant)) + 1))
+    out["ndcg"] = dcg / idcg if relevant else 0.0
+    out["mrr"] = 0.0
+    for position, item in enumerate(ranking, start=1):
+        if item in relevant:
+            out["mrr"] = 1 / position
+            break
+    if relevant and negatives:
+        correct = 0.0
+        for p in relevant:
+            for q in negatives:
+                correct += 1.0 if scores[p] > scores[q] else 0.5 if scores[p] == scores[q] else 0.0
+        out["auc"] = correct / (len(relevant) * len(negatives))
+    else:
+        out["auc"] = 0.5
+    return out
+
+
+def reference(scores, targets, k):
+    scores = scores.tolist()
+    targets = targets.tolist()
+    rows = [reference_row(s, tg, k) for s, tg in zip(scores, targets)]
+    return {name: np.array([row[name] for row in rows]) for name in rows[0]}
+
+
+def random_batch(rng, num_users, num_items, target_rate=0.2, mask_rate=0.2, ties=False):
+    if ties:
+        scores = rng.integers(0, 4, size=(num_users, num_items)).astype(np.float32)
+    else:
+        scores = rng.standard_normal((num_users, num_items)).astype(np.float32)
+    targets = rng.random((num_users, num_items)) < target_rate
+    targets[0, :] = False
+    targets[0, rng.integers(num_items)] = True  # a user with exactly one relevant item
+    mask = rng.random((num_users, num_items)) < mask_rate
+    scores[mask] = NEG_INF
+    return torch.from_numpy(scores), torch.from_numpy(targets)
+
+
+# ------------------------------------------------------------------ single metrics
+
+
+def test_hand_computed_example():
+    scores = torch.tensor([[0.9, 0.8, 0.7, 0.6, 0.5]])
+    targets = torch.tensor([[False, True, False, True, False]])
+    # ranked relevance: 0 1 0 1 0
+    assert precision(scores, targets, k=3).item() == pytest.approx(1 / 3)
+    assert recall(scores, targets, k=3).item() == pytest.approx(1 / 2)
+    assert mapk(scores, targets, k=3).item() == pytest.approx((1 / 2) / 2)
+    assert mrr(scores, targets).item() == pytest.approx(1 / 2)
+    assert ndcg(scores, targets, k=3).item() == pytest.approx((1 / math.log2(3)) / (1 + 1 / math.log2(3)))
+    # pairs: 0.8 beats 0.7 and 0.5; 0.6 beats 0.5 -> 3 of 6
+    assert auc(scores, targets).item() == pytest.approx(0.5)
+
+
+def test_masking_removes_items_from_ranking_and_negatives():
+    scores = torch.tensor([[NEG_INF, 0.8, 0.7, 0.6, 0.5]])
+    targets = torch.tensor([[False, True, False, True, False]])
+    # ranked relevance 1 0 1 0 (masked last)
+    assert precision(scores, targets, k=3).item() == pytest.approx(2 / 3)
+    assert mapk(scores, targets, k=3).item() == pytest.approx((1 + 2 / 3) / 2)
+    assert mrr(scores, targets).item() == 1.0
+    # negatives are only 0.7 and 0.5 now: 3 of 4 pairs
+    assert auc(scores, targets).item() == pytest.approx(3 / 4)
+
+
+def test_masked_target_is_never_relevant():
+    scores = torch.tensor([[NEG_INF, 0.8, 0.7, 0.6]])
+    targets = torch.tensor([[True, False, True, False]])
+    # only item 2 is relevant: rank 2
+    assert mrr(scores, targets).item() == pytest.approx(0.5)
+    assert recall(scores, targets, k=2).item() == 1.0
+    assert auc(scores, targets).item() == pytest.approx(1 / 2)
+
+
+def test_ties_break_by_item_index_and_auc_gives_half_credit():
+    scores = torch.ones(1, 4)
+    targets = torch.tensor([[False, False, True, False]])
+    assert mrr(scores, targets).item() == pytest.approx(1 / 3)
+    assert precision(scores, targets, k=2).item() == 0.0
+    assert precision(scores, targets, k=3).item() == pytest.approx(1 / 3)
+    assert auc(scores, targets).item() == pytest.approx(0.5)
+
+
+def test_users_without_relevant_items_or_negatives():
+    scores = torch.tensor([[0.3, 0.2, 0.1], [0.3, 0.2, NEG_INF]])
+    targets = torch.tensor([[False, False, False], [True, True, False]])
+    for metric in (mapk, mrr, ndcg, precision, recall):
+        assert metric(scores, targets, k=2)[0].item() == 0.0
+    assert auc(scores, targets).tolist() == [0.5, 0.5]
+
+
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("k", [1, 3, 10, 50])
+def test_metrics_match_brute_force(ties, k):
+    rng = np.random.default_rng(k + 100 * ties)
+    scores, targets = random_batch(rng, num_users=30, num_items=25, ties=ties)
+    expected = reference(scores, targets, k)
+    for metric in ALL_METRICS:
+        got = metric(scores, targets, k=k)
+        assert got.dtype == torch.float64 and got.shape == (30,)
+        np.testing.assert_allclose(
+            got.numpy(), expected[metric.__name__], rtol=1e-12, atol=1e-12, err_msg=metric.__name__
+        )
+        assert ((got >= 0) & (got <= 1)).all()
+
+
+def test_masking_changes_results_like_removing_items():
+    rng = np.random.default_rng(7)
+    scores, targets = random_batch(rng, num_users=20, num_items=15, mask_rate=0.0)
+    keep = torch.arange(15) >= 5
+    masked = scores.clone()
+    masked[:, ~keep] = NEG_INF
+    # masking the first five items is the same as deleting them (targets there are ignored)
+    for metric in ALL_METRICS:
+        a = metric(masked, targets, k=4)
+        b = metric(scores[:, keep], targets[:, keep], k=4)
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    assert not torch.equal(auc(masked, targets), auc(scores, targets))
+
+
+@pytest.mark.parametrize("metric", ALL_METRICS)
+def test_metric_input_errors(metric):
+    with pytest.raises(ValueError, match="shape"):
+        metric(torch.zeros(2, 3), torch.zeros(2, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="NaN"):
+        metric(torch.tensor([[float("nan"), 0.0]]), torch.tensor([[True, False]]))
+    with pytest.raises(TypeError):
+        metric(torch.zeros(2, 3, dtype=torch.int64), torch.zeros(2, 3, dtype=torch.bool))
+
+
+@pytest.mark.parametrize("metric", [mapk, ndcg, precision, recall])
+def test_k_must_be_positive(metric):
+    with pytest.raises(ValueError, match="k"):
+        metric(torch.zeros(1, 3), torch.ones(1, 3, dtype=torch.bool), k=0)
+
+
+score_values = st.sampled_from([NEG_INF, -1.0, 0.0, 0.5, 1.0, 2.0])
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    data=st.data(),
+    num_users=st.integers(1, 4),
+    num_items=st.integers(1, 8),
+    k=st.integers(1, 10),
+)
+def test_property_metrics_in_unit_interval_and_match_reference(data, num_users, num_items, k):
+    def matrix(values):
+        row = st.lists(values, min_size=num_items, max_size=num_items)
+        return data.draw(st.lists(row, min_size=num_users, max_size=num_users))
+
+    scores = torch.tensor(matrix(score_values), dtype=torch.float32)
+    targets = torch.tensor(matrix(st.booleans()), dtype=torch.bool)
+    expected = reference(scores, targets, k)
+    for metric in ALL_METRICS:
+        got = metric(scores, targets, k=k)
+        assert ((got >= 0) & (got <= 1)).all()
+        np.testing.assert_allclose(
+            got.numpy(), expected[metric.__name__], rtol=1e-12, atol=1e-12, err_msg=metric.__name__
+        )
+
+
+# ------------------------------------------------------------------ evaluate_in_batches
+
+
+class FakeInteractions:
+    def __init__(self, mat):
+        self.mat = sp.csr_matrix(mat)
+        self.num_users, self.num_items = self.mat.shape
+
+
+class FakeModel:
+    """Fixed random scores; records which users were scored and whether grad was on."""
+
+    def __init__(self, scores):
+        self.scores = scores
+        self.num_users, self.num_items = scores.shape
+        self.calls = []
+
+    def score_all_items(self, user_ids):
+        self.calls.append((user_ids.clone(), torch.is_grad_enabled()))
+        return self.scores[user_ids]
+
+
+def make_setup(seed=0, num_users=40, num_items=30):
+    rng = np.random.default_rng(seed)
+    test = (rng.random((num_users, num_items)) < 0.1).astype(np.float32)
+    test[:5] = 0  # users without test items
+    test[5] = 0
+    test[5, 3] = 1  # a user with a single test item
+    train = (rng.random((num_users, num_items)) < 0.3) & (test == 0)
+    scores = torch.from_numpy(rng.standard_normal((num_users, num_items)).astype(np.float32))
+    return FakeInteractions(test), FakeInteractions(train.astype(np.float32)), FakeModel(scores)
+
+
+def expected_means(model, test, train=None, k=10):
+    scores = model.scores.clone()
+    if train is not None:
+        scores[torch.from_numpy(train.mat.toarray() > 0)] = NEG_INF
+    targets = torch.from_numpy(test.mat.toarray() > 0)
+    has_test = targets.any(dim=1)
+    ref = reference(scores[has_test], targets[has_test], k)
+    return {name: values.mean() for name, values in ref.items()}
+
+
+def test_evaluate_matches_reference_and_skips_users_without_test_items():
+    test, _, model = make_setup()
+    names = ["mapk", "mrr", "auc", "ndcg", "precision", "recall"]
+    got = evaluate_in_batches(ALL_METRICS, test, model, k=5, progress=False)
+    expected = expected_means(model, test, k=5)
+    assert got == pytest.approx([expected[n] for n in names], rel=1e-12)
+    scored = torch.cat([users for users, _ in model.calls])
+    assert sorted(scored.tolist()) == np.flatnonzero(test.mat.getnnz(axis=1)).tolist()
+    assert not any(grad for _, grad in model.calls)
+
+
+def test_reference_usage_unpacks_three_scores():
+    test, _, model = make_setup()
+    mapk_score, mrr_score, auc_score = evaluate_in_batches([mapk, mrr, auc], test, model)
+    expected = expected_means(model, test, k=10)
+    assert (mapk_score, mrr_score, auc_score) == pytest.approx((expected["mapk"], expected["mrr"], expected["auc"]))
+
+
+def test_train_interactions_are_masked():
+    test, train, model = make_setup(seed=1)
+    unmasked = evaluate_in_batches(ALL_METRICS, test, model, k=5)
+    masked = evaluate_in_batches(ALL_METRICS, test, model, k=5, train_interactions=train)
+    expected = expected_means(model, test, train, k=5)
+    assert masked == pytest.approx([expected[m.__name__] for m in ALL_METRICS], rel=1e-12)
+    assert masked != pytest.approx(unmasked)
+    # the model's own tensor was not modified
+    assert not torch.isneginf(model.scores).any()
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 7, 1000])
+def test_batch_size_does_not_change_results(batch_size):
+    test, train, model = make_setup(seed=2)
+    baseline = evaluate_in_batches(ALL_METRICS, test, model, k=4, batch_size=35, train_interactions=train)
+    model.calls.clear()
+    got = evaluate_in_batches(
+        ALL_METRICS, test, model, k=4, batch_size=batch_size, train_interactions=train, progress=False
+    )
+    assert got == pytest.approx(baseline, rel=1e-13, abs=1e-15)
+    num_test_users = int((test.mat.getnnz(axis=1) > 0).sum())
+    assert len(model.calls) == math.ceil(num_test_users / batch_size)
+    assert max(len(users) for users, _ in model.calls) <= batch_size
+
+
+def test_k_is_passed_unless_a_partial_fixes_it():
+    test, _, model = make_setup(seed=3)
+    [at_one] = evaluate_in_batches([precision], test, model, k=1)
+    at_five, fixed_one = evaluate_in_batches([precision, functools.partial(precision, k=1)], test, model, k=5)
+    assert fixed_one == pytest.approx(at_one)
+    assert at_five != pytest.approx(at_one)
+
+
+def test_metric_without_k_parameter_and_logger():
+    test, _, model = make_setup(seed=4)
+
+    def hit_rate(scores, targets):
+        top = scores.argmax(dim=1, keepdim=True)
+        return targets.gather(1, top).squeeze(1).to(torch.float64)
+
+    class Logger:
+        def log_metrics(self, metrics):
+            self.logged = metrics
+
+    logger = Logger()
+    hit, auc_score = evaluate_in_batches([hit_rate, auc], test, model, logger=logger)
+    assert 0.0 <= hit <= 1.0
+    assert logger.logged == {"hit_rate": hit, "auc": auc_score}
+
+
+def test_real_interactions_object():
+    interactions_module = pytest.importorskip("coursekit.interactions")
+    test, train, model = make_setup(seed=5)
+    coo = test.mat.tocoo()
+    real = interactions_module.Interactions(
+        users=coo.row, items=coo.col, num_users=40, num_items=30, allow_missing_ids=True, num_negative_samples=1
+    )
+    expected = evaluate_in_batches([mapk, auc], test, model)
+    assert evaluate_in_batches([mapk, auc], real, model) == pytest.approx(expected)
+
+
+def test_evaluate_errors():
+    test, train, model = make_setup()
+    with pytest.raises(ValueError, match="metric_list"):
+        evaluate_in_batches([], test, model)
+    with pytest.raises(TypeError, match="metric_list"):
+        evaluate_in_batches(mapk, test, model)
+    with pytest.raises(TypeError, match="callable"):
+        evaluate_in_batches([mapk, "mrr"], test, model)
+    for bad_k in (0, -3):
+        with pytest.raises(ValueError, match="k"):
+            evaluate_in_batches([mapk], test, model, k=bad_k)
+    with pytest.raises(ValueError, match="batch_size"):
+        evaluate_in_batches([mapk], test, model, batch_size=0)
+    wide = FakeInteractions(sp.csr_matrix((40, 31)))
+    with pytest.raises(ValueError, match=r"\(40, 31\).*\(40, 30\)"):
+        evaluate_in_batches([mapk], wide, model)
+    with pytest.raises(ValueError, match=r"train_interactions.*\(40, 31\).*\(40, 30\)"):
+        evaluate_in_batches([mapk], test, model, train_interactions=wide)
+    with pytest.raises(ValueError, match="no interactions"):
+        evaluate_in_batches([mapk], FakeInteractions(sp.csr_matrix((40, 30))), model)
