@@ -46,6 +46,8 @@ class _InteractionsLoader:
     """Shared batching, shuffling, seeding and distributed sharding."""
 
     exact: bool
+    # Lightning inspects ``loader.batch_sampler`` of anything that has a ``sampler``.
+    batch_sampler = None
 
     def __init__(
         self,
