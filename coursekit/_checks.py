@@ -42,17 +42,22 @@ def as_id_array(name: str, values: Any) -> np.ndarray:
     if array.dtype.kind in "iu":
         result = array.astype(np.int64, copy=False)
     elif array.dtype.kind == "f":
-        if np.isnan(array).any():
-            raise ValueError(f"{name} contains NaN at position {int(np.flatnonzero(np.isnan(array))[0])}")
+        # NaN, infinities and values beyond int64 would otherwise cast to a garbage id.
+        unusable = ~(np.abs(array) < 2.0**63)
+        if unusable.any():
+            position = int(np.flatnonzero(unusable)[0])
+            value = "NaN" if np.isnan(array[position]) else repr(array[position].item())
+            raise ValueError(f"{name} contains {value} at position {position}")
         fractional = array != np.round(array)
         if fractional.any():
-            bad = array[fractional][0]
+            bad = array[fractional][0].item()  # a Python float: numpy 2 would print np.float64(1.5)
             raise ValueError(f"{name} must hold whole numbers, got {bad!r}; use IdEncoder for arbitrary IDs")
         result = array.astype(np.int64)
     elif array.dtype.kind == "b":
         raise TypeError(f"{name} must hold integer IDs, got booleans")
     else:
         example = array[0] if len(array) else None
+        example = example.item() if isinstance(example, np.generic) else example  # not np.str_(...)
         raise TypeError(
             f"{name} must hold integer IDs, got dtype {array.dtype} (e.g. {example!r}); "
             "map raw IDs to integers with coursekit.utils.IdEncoder"

@@ -69,9 +69,9 @@ def temporal_split(
 
     Needs ``Interactions(..., timestamps=...)``. Ties in time are broken by item id.
     """
+    val_p, test_p = _check_parts(interactions, val_p, test_p)  # first: it checks the type
     if interactions.timestamps is None:
         raise ValueError("temporal_split needs timestamps: build Interactions(..., timestamps=df['timestamp'])")
-    val_p, test_p = _check_parts(interactions, val_p, test_p)
     # Oldest first within a user, so the newest sit at the end of each user's run.
     order = np.lexsort((interactions.items, interactions.timestamps, interactions.users))
     return _split_by_rank(interactions, order[::-1], val_p, test_p, seed, force_split)
