@@ -7,17 +7,23 @@ committed without outputs would pass it silently: this check closes that gap.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import jupytext
 
-from notebooks import code_and_markdown, lessons
+from notebooks import TUTORIALS, code_and_markdown, lessons
 
 
-def problems() -> list[str]:
+def problems(folder: Path = TUTORIALS) -> list[str]:
+    """One line per problem with the lesson pairs in ``folder``; empty when all is well."""
     found = []
-    if not lessons():
-        found.append("no lessons found in tutorials/")
-    for source in lessons():
+    sources = lessons(folder)
+    if not sources:
+        found.append(f"no lessons found in {Path(folder).name}/")
+    for orphan in sorted(Path(folder).glob("[0-9][0-9]_*.ipynb")):
+        if not orphan.with_suffix(".py").exists():
+            found.append(f"{orphan.name}: no paired {orphan.with_suffix('.py').name} (the .py is the source)")
+    for source in sources:
         notebook_path = source.with_suffix(".ipynb")
         if not notebook_path.exists():
             found.append(f"{source.name}: no paired {notebook_path.name}; run `make course`")

@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS = ROOT / "tutorials"
 
 
-def lessons() -> list[Path]:
-    """The lesson sources, ``tutorials/NN_name.py``, in course order."""
-    return sorted(TUTORIALS.glob("[0-9][0-9]_*.py"))
+def lessons(folder: Path = TUTORIALS) -> list[Path]:
+    """The lesson sources, ``<folder>/NN_name.py`` (default ``tutorials/``), in course order."""
+    return sorted(Path(folder).glob("[0-9][0-9]_*.py"))
 
 
 def code_and_markdown(notebook: nbformat.NotebookNode) -> list[tuple[str, str, list[str]]]:
