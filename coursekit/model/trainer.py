@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import signal
+import threading
 import warnings
 from typing import Any, Iterator
 
@@ -21,6 +23,7 @@ NOISY_WARNINGS = (
     r".*smaller than the logging interval",  # small data sets have few batches per epoch
     r".*isinstance\(treespec, LeafSpec\)",  # Lightning calling a newer torch's deprecated API
     r".*Checkpoint directory .* exists and is not empty",
+    r"Total length of `list` across ranks is zero",  # a model without validation data
 )
 
 
@@ -94,8 +97,9 @@ class CourseTrainer(pl.Trainer):
 
     Notes
     -----
-    Pressing Ctrl-C (KeyboardInterrupt) during ``fit`` stops training gracefully at the
-    current batch: Lightning catches it, and the model keeps the weights learned so far.
+    Pressing Ctrl-C (KeyboardInterrupt, or a notebook's stop button) during ``fit`` stops
+    training gracefully after the current batch: Lightning catches it, ``fit`` returns with a
+    warning, ``trainer.interrupted`` is true, and the model keeps the weights learned so far.
     With spawned processes (``strategy='ddp_spawn'``) the weights come back but ``history``
     stays empty, since it was recorded in the worker processes.
     """
@@ -145,17 +149,35 @@ class CourseTrainer(pl.Trainer):
 
     # Lightning logs its hardware and rank messages when a run starts, not only at construction.
     def fit(self, *args: Any, **kwargs: Any) -> None:
-        with quiet_lightning():
-            return super().fit(*args, **kwargs)
+        return self._run_quietly(super().fit, *args, **kwargs)
 
     def validate(self, *args: Any, **kwargs: Any) -> Any:
-        with quiet_lightning():
-            return super().validate(*args, **kwargs)
+        return self._run_quietly(super().validate, *args, **kwargs)
 
     def test(self, *args: Any, **kwargs: Any) -> Any:
-        with quiet_lightning():
-            return super().test(*args, **kwargs)
+        return self._run_quietly(super().test, *args, **kwargs)
 
     def predict(self, *args: Any, **kwargs: Any) -> Any:
-        with quiet_lightning():
-            return super().predict(*args, **kwargs)
+        return self._run_quietly(super().predict, *args, **kwargs)
+
+    def _run_quietly(self, run: Any, *args: Any, **kwargs: Any) -> Any:
+        # On Ctrl-C Lightning shuts down gracefully, then ignores SIGINT for good and calls
+        # sys.exit(1): in a notebook that would leave a kernel that can no longer be interrupted.
+        # Restore the handler and return normally instead; the model keeps its weights.
+        main_thread = threading.current_thread() is threading.main_thread()
+        handler = signal.getsignal(signal.SIGINT) if main_thread else None
+        try:
+            with quiet_lightning():
+                return run(*args, **kwargs)
+        except SystemExit:
+            if not self.interrupted:
+                raise
+            warnings.warn(
+                f"training interrupted (KeyboardInterrupt) in epoch {self.current_epoch}; "
+                "the model keeps the weights learned so far",
+                stacklevel=3,
+            )
+            return None
+        finally:
+            if main_thread and handler is not None:
+                signal.signal(signal.SIGINT, handler)
