@@ -148,6 +148,24 @@ def test_accepts_loaders_and_bpr_loss():
     assert trainer.history.train_loss.iloc[-1] < trainer.history.train_loss.iloc[0]
 
 
+def test_trains_from_an_hdf5_loader(tmp_path):
+    from coursekit.hdf5 import HDF5Interactions, HDF5InteractionsDataLoader, write_hdf5
+
+    train = clustered()
+    path = write_hdf5(pd.DataFrame({"user_id": train.users, "item_id": train.items}), tmp_path / "x.h5")
+    hdf5 = HDF5Interactions(path, num_negative_samples=5, num_users=NUM_USERS, num_items=NUM_ITEMS, seed=0)
+    loader = HDF5InteractionsDataLoader(hdf5, batch_size=128, shuffle=True, seed=0)
+    model = MatrixFactorizationModel(train=loader, embedding_dim=4, lr=5e-2, seed=0)
+    trainer = CourseTrainer(model, max_epochs=5, enable_progress_bar=False)
+    trainer.fit(model)
+    assert trainer.history.train_loss.iloc[-1] < trainer.history.train_loss.iloc[0]
+    assert len(model.recommend(0, exclude_seen=False)) == 10
+    with pytest.raises(ValueError, match="does not know which items users have seen"):
+        model.recommend(0)
+    with pytest.raises(TypeError, match="in-memory"):
+        PopularityModel(loader)
+
+
 def test_interactions_are_wrapped_in_exact_loaders():
     from coursekit.interactions import InteractionsDataLoader
 
@@ -261,7 +279,8 @@ def test_item_predictions_and_recommendations(trained):
 
 def test_similarities_start_with_the_query_at_one(trained):
     model, _ = trained
-    for similarity, query, size in ((model.item_item_similarity, 7, NUM_ITEMS), (model.user_user_similarity, 3, NUM_USERS)):
+    cases = ((model.item_item_similarity, 7, NUM_ITEMS), (model.user_user_similarity, 3, NUM_USERS))
+    for similarity, query, size in cases:
         result = similarity(query)
         assert isinstance(result, pd.Series) and len(result) == size
         assert result.index[0] == query and result.iloc[0] == 1.0
@@ -377,7 +396,10 @@ def test_loading_weights_of_another_size_fails_clearly(trained, tmp_path):
 
 def test_custom_training_settings_still_save_and_load(tmp_path):
     model = MatrixFactorizationModel(
-        train=clustered(), sparse=True, optimizer=torch.optim.SGD, loss=lambda p, n, num_items=None: (n - p[:, None]).mean(),
+        train=clustered(),
+        sparse=True,
+        optimizer=torch.optim.SGD,
+        loss=lambda p, n, num_items=None: (n - p[:, None]).mean(),
         lr_scheduler_func=lambda opt: torch.optim.lr_scheduler.StepLR(opt, 1),
     )
     loaded = load_model(model.save_model(tmp_path / "m.pt"))

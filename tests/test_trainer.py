@@ -173,7 +173,9 @@ def test_resuming_from_an_epoch_checkpoint_matches_an_uninterrupted_run(tmp_path
     with torch.no_grad():  # spoil the weights: everything must come from the checkpoint
         for parameter in resumed.parameters():
             parameter.add_(1.0)
-    trainer = CourseTrainer(resumed, max_epochs=4, enable_progress_bar=False, callbacks=[ModelCheckpoint(dirpath=tmp_path)])
+    trainer = CourseTrainer(
+        resumed, max_epochs=4, enable_progress_bar=False, callbacks=[ModelCheckpoint(dirpath=tmp_path)]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Lightning's note that the checkpoint came from other callbacks
         trainer.fit(resumed, ckpt_path=tmp_path / "epoch=1.ckpt")

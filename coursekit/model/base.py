@@ -16,13 +16,22 @@ from coursekit._checks import check_int
 
 
 def interactions_of(data: Any) -> Any:
-    """The ``Interactions`` behind ``data``: an ``Interactions`` itself or a loader wrapping one."""
+    """The ``Interactions`` behind ``data``: an ``Interactions`` itself or a loader wrapping one.
+
+    Only ``num_users`` and ``num_items`` are required: ``HDF5Interactions`` has no in-memory
+    ``mat``, so models built on it cannot leave out seen items (``seen_matrix`` gives ``None``).
+    """
     inner = getattr(data, "interactions", data)
-    if not all(hasattr(inner, name) for name in ("num_users", "num_items", "mat")):
+    if not all(hasattr(inner, name) for name in ("num_users", "num_items")):
         raise TypeError(
             f"expected coursekit Interactions or a coursekit loader, got {type(data).__name__}"
         )
     return inner
+
+
+def seen_matrix(data: Any) -> sp.csr_matrix | None:
+    """The training CSR matrix of ``interactions_of(data)``, or ``None`` when it has none in memory."""
+    return getattr(interactions_of(data), "mat", None)
 
 
 class RecommenderMixin:

@@ -14,7 +14,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from coursekit._checks import check_fraction, check_int, default_seed
 from coursekit.losses import LOSSES, get_loss
-from coursekit.model.base import RecommenderMixin, interactions_of
+from coursekit.model.base import RecommenderMixin, interactions_of, seen_matrix
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
@@ -133,7 +133,7 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
         if train is not None:
             train_data = interactions_of(train)
             num_users, num_items = train_data.num_users, train_data.num_items
-            self._seen = train_data.mat
+            self._seen = seen_matrix(train)
             self._train_loader = _as_loader(train, batch_size, shuffle=True, seed=seed + 1)
         elif num_users is None or num_items is None:
             raise ValueError("MatrixFactorizationModel needs train (or num_users and num_items)")

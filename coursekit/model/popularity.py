@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from coursekit._checks import check_int
-from coursekit.model.base import RecommenderMixin, interactions_of
+from coursekit.model.base import RecommenderMixin, interactions_of, seen_matrix
 
 
 class PopularityModel(RecommenderMixin, nn.Module):
@@ -30,8 +30,10 @@ class PopularityModel(RecommenderMixin, nn.Module):
         if train is not None:
             data = interactions_of(train)
             num_users, num_items = data.num_users, data.num_items
-            self._seen = data.mat
-            counts = np.bincount(data.mat.indices, minlength=num_items)
+            self._seen = seen_matrix(train)
+            if self._seen is None:
+                raise TypeError(f"PopularityModel counts in-memory Interactions; got {type(data).__name__}")
+            counts = np.bincount(self._seen.indices, minlength=num_items)
         elif num_users is None or num_items is None:
             raise ValueError("PopularityModel needs train (or num_users and num_items)")
         else:
