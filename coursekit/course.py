@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from pathlib import Path
 
 from coursekit._checks import check_int
 
@@ -21,6 +22,8 @@ def setup(seed: int = 22, threads: int = 1, data_path: str | os.PathLike | None 
         torch CPU threads. One thread makes results repeat exactly and is fast enough for MovieLens 100K.
     data_path
         Where MovieLens is cached; sets the ``DATA_PATH`` environment variable coursekit reads.
+        By default an existing ``DATA_PATH`` is kept; a lesson opened from a clone's ``tutorials/``
+        uses the clone's ``data/`` cache rather than starting a second one beside the notebooks.
     quiet
         Silence Lightning's INFO messages and warnings that are noise in lessons, so stderr stays empty.
     """
@@ -29,6 +32,8 @@ def setup(seed: int = 22, threads: int = 1, data_path: str | os.PathLike | None 
 
     seed = check_int("seed", seed, minimum=0)
     torch.set_num_threads(check_int("threads", threads, minimum=1))
+    if data_path is None and "DATA_PATH" not in os.environ:
+        data_path = _checkout_data_folder()
     if data_path is not None:
         os.environ["DATA_PATH"] = os.fspath(data_path)
     if quiet:
@@ -43,6 +48,15 @@ def setup(seed: int = 22, threads: int = 1, data_path: str | os.PathLike | None 
     # workers=True also seeds DataLoader worker processes, should a lesson use any.
     pl.seed_everything(seed, workers=True, verbose=not quiet)
     _matplotlib_defaults()
+
+
+def _checkout_data_folder() -> Path | None:
+    """``../data`` when running in a coursekit clone's ``tutorials/`` folder, else ``None``."""
+    here = Path.cwd()
+    cache = here.parent / "data"
+    if here.name == "tutorials" and (cache / "README.md").exists() and (here.parent / "coursekit").is_dir():
+        return cache
+    return None
 
 
 def _matplotlib_defaults() -> None:
