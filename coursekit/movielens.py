@@ -82,7 +82,13 @@ def ensure_movielens(
         ``u.data`` (cached or downloaded) or the zip does not match its checksum. A corrupt
         cache is never repaired silently: delete the folder and the next call downloads it.
     """
+    if data_path is not None and not isinstance(data_path, (str, os.PathLike)):
+        raise TypeError(f"data_path must be a folder path (str or os.PathLike), got {data_path!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     root = Path(data_path) if data_path is not None else get_data_path()
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"data_path {str(root)!r} is a file; it must be the folder holding ml-100k/")
     folder = root / "ml-100k"
     sha256 = sha256 or ML100K_U_DATA_SHA256
     if not (folder / "u.data").exists():
