@@ -42,7 +42,14 @@ def convert_to_implicit(
     _check_columns(df, [user_col, item_col, ratings_col])
     if isinstance(min_rating_to_keep, bool) or not isinstance(min_rating_to_keep, numbers.Real):
         raise TypeError(f"min_rating_to_keep must be a number, got {min_rating_to_keep!r}")
+    if min_rating_to_keep != min_rating_to_keep:  # NaN would silently keep nothing
+        raise ValueError(f"min_rating_to_keep must be a number, got {min_rating_to_keep!r}")
     ratings = df[ratings_col].reset_index(drop=True)
+    if not pd.api.types.is_numeric_dtype(ratings) or pd.api.types.is_bool_dtype(ratings):
+        raise TypeError(f"column {ratings_col!r} must hold numeric ratings, got dtype {ratings.dtype}")
+    if ratings.isna().any():
+        row = int(ratings.isna().argmax())
+        raise ValueError(f"column {ratings_col!r} contains missing ratings (NaN), e.g. at row {row}")
     # groupby(sort=False) lists pairs by first occurrence; idxmax picks each pair's best row.
     best_rows = ratings.groupby([df[user_col].to_numpy(), df[item_col].to_numpy()], sort=False).idxmax()
     implicit = df.iloc[best_rows.to_numpy()]
@@ -201,6 +208,8 @@ def _vocabulary(values: pd.Series, name: str) -> pd.Index:
 
 
 def _encode(vocabulary: pd.Index, raw_ids: Any, name: str) -> np.ndarray:
+    if isinstance(raw_ids, (str, bytes)) or not isinstance(raw_ids, Iterable):
+        raise TypeError(f"raw {name} IDs must be a list or array of IDs, got the single value {raw_ids!r}")
     raw = _as_index(raw_ids)
     codes = vocabulary.get_indexer(raw)
     unknown = codes < 0
