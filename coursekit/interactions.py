@@ -146,6 +146,8 @@ class Interactions(Dataset):
         """``((user, positive_item), negative_items)`` for one index or a batch of indices."""
         single = np.ndim(index) == 0 and not isinstance(index, slice)
         positions = np.arange(len(self))[index] if isinstance(index, slice) else np.atleast_1d(index)
+        if positions.size and positions.dtype.kind not in "iu":  # a float or string index: wrong row or crash
+            raise TypeError(f"index must be an integer, a slice or integer positions, got {index!r}")
         if len(positions) and (positions.min() < -len(self) or positions.max() >= len(self)):
             raise IndexError(f"index out of range for {len(self)} interactions: {index!r}")
         positions = np.asarray(positions, dtype=np.int64) % len(self)
@@ -222,13 +224,21 @@ def _size(name: str, given: int | None, ids: np.ndarray, ids_name: str) -> int:
 
 
 def _check_no_missing_ids(name: str, ids: np.ndarray, size: int) -> None:
-    present = np.zeros(size, dtype=bool)
-    present[ids] = True
-    if not present.all():
+    if size <= len(ids):
+        present = np.zeros(size, dtype=bool)
+        present[ids] = True
         missing = np.flatnonzero(~present)
-        shown = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
+        count = len(missing)
+    else:
+        # Fewer interactions than ids: some must be missing. Never allocate `size` flags here,
+        # since raw IDs (e.g. 10**12) would otherwise end in a MemoryError.
+        distinct = np.unique(ids)
+        count = size - len(distinct)
+        missing = np.setdiff1d(np.arange(min(size, len(distinct) + 5)), distinct)
+    if count:
+        shown = ", ".join(map(str, missing[:5])) + (", ..." if count > 5 else "")
         raise ValueError(
-            f"{name}: {len(missing)} ids in 0..{size - 1} never occur ({shown}). Pass "
+            f"{name}: {count} ids in 0..{size - 1} never occur ({shown}). Pass "
             "allow_missing_ids=True, or map raw ids to 0..n-1 with coursekit.utils.IdEncoder"
         )
 
