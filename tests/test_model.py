@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 import joblib
 import numpy as np
@@ -462,13 +461,10 @@ def test_reference_lesson_on_movielens(ml100k_path):
     val_loader = ApproximateNegativeSamplingInteractionsDataLoader(val_interactions, batch_size=1024, shuffle=False)
     model = MatrixFactorizationModel(train=train_loader, val=val_loader, embedding_dim=10, lr=1e-2)
     trainer = CourseTrainer(model, max_epochs=10, deterministic=True, enable_progress_bar=False)
-    start = time.perf_counter()
     trainer.fit(model)
-    seconds = time.perf_counter() - start
     model.eval()
     mapk_score, mrr_score, auc_score = evaluate_in_batches([mapk, mrr, auc], val_interactions, model)
     assert auc_score > 0.85 and mapk_score > 0.02 and mrr_score > 0.1
-    assert seconds < 30  # a few seconds on a laptop CPU; generous for slow CI machines
 
     model = MatrixFactorizationModel(train=train_interactions, val=val_interactions, embedding_dim=10,
                                      lr=1e-2, bias_lr=1e-1, optimizer="adam", bias_optimizer="sgd")

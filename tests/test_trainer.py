@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import time
 import warnings
 
 import numpy as np
@@ -191,12 +190,10 @@ def test_ddp_on_two_cpu_processes_trains_a_usable_model():
     train = two_tastes()
     m = MatrixFactorizationModel(train, embedding_dim=4, lr=5e-2, batch_size=50, seed=0)
     (before,) = evaluate_in_batches([auc], train, m, progress=False)
-    start = time.perf_counter()
     trainer = CourseTrainer(
         m, max_epochs=6, accelerator="cpu", devices=2, strategy="ddp_spawn", enable_progress_bar=False
     )
     trainer.fit(m)
-    assert time.perf_counter() - start < 60
     (after,) = evaluate_in_batches([auc], train, m, progress=False)
     assert before == pytest.approx(0.5, abs=0.1) and after > 0.8  # weights came back from the workers
 
