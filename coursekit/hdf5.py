@@ -171,6 +171,8 @@ class HDF5Interactions:
         self.hdf5_path = Path(hdf5_path)
         if not self.hdf5_path.is_file():
             raise FileNotFoundError(f"hdf5_path {str(self.hdf5_path)!r} does not exist")
+        if not h5py.is_hdf5(self.hdf5_path):
+            raise ValueError(f"hdf5_path {str(self.hdf5_path)!r} is not an HDF5 file; write one with write_hdf5")
         with h5py.File(self.hdf5_path, "r") as f:
             for name in ("users", "items"):
                 if name not in f:
