@@ -159,6 +159,7 @@ def mrr(scores: torch.Tensor, targets: torch.Tensor, k: int = 10) -> torch.Tenso
     -------
     Tensor ``[B]`` float64
     """
+    check_int("k", k, minimum=1)  # unused, but a bad k is a bug in the caller all the same
     scores, relevant = _check_inputs(scores, targets)
     has_relevant = relevant.any(dim=1)
     # The first relevant item in the ranking: the best relevant score, lowest index among ties.
@@ -193,6 +194,7 @@ def auc(scores: torch.Tensor, targets: torch.Tensor, k: int = 10) -> torch.Tenso
     -------
     Tensor ``[B]`` float64
     """
+    check_int("k", k, minimum=1)  # unused, but a bad k is a bug in the caller all the same
     scores, relevant = _check_inputs(scores, targets)
     masked = torch.isneginf(scores)
     sorted_scores, order = torch.sort(scores, dim=1)
@@ -304,7 +306,10 @@ def _bind_k(metric: Any, k: int) -> Metric:
     return functools.partial(metric, k=k) if accepts_k else metric
 
 
-def _shape(interactions: Any) -> tuple[int, int]:
+def _shape(interactions: Any, name: str) -> tuple[int, int]:
+    if not (hasattr(interactions, "num_users") and hasattr(interactions, "num_items")):
+        kind = type(interactions).__name__
+        raise TypeError(f"{name} must have num_users and num_items (e.g. Interactions), got {kind}")
     return int(interactions.num_users), int(interactions.num_items)
 
 
@@ -388,8 +393,8 @@ def evaluate_in_batches(
     batch_size = check_int("batch_size", batch_size, minimum=1)
     metrics = [_bind_k(metric, k) for metric in metric_list]
 
-    test_shape = _shape(test_interactions)
-    model_shape = _shape(model)
+    test_shape = _shape(test_interactions, "test_interactions")
+    model_shape = _shape(model, "model")
     if test_shape != model_shape:
         raise ValueError(
             f"test_interactions has shape (num_users, num_items) = {test_shape} but the model has {model_shape}"
@@ -397,7 +402,7 @@ def evaluate_in_batches(
     test_mat = sp.csr_matrix(test_interactions.mat)
     train_mat = None
     if train_interactions is not None:
-        train_shape = _shape(train_interactions)
+        train_shape = _shape(train_interactions, "train_interactions")
         if train_shape != test_shape:
             raise ValueError(
                 f"train_interactions has shape (num_users, num_items) = {train_shape} but "
