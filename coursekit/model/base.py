@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from coursekit._checks import check_int
 
 
-def interactions_of(data: Any) -> Any:
+def interactions_of(data: Any, name: str = "data") -> Any:
     """The ``Interactions`` behind ``data``: an ``Interactions`` itself or a loader wrapping one.
 
     Only ``num_users`` and ``num_items`` are required: ``HDF5Interactions`` has no in-memory
@@ -23,9 +23,7 @@ def interactions_of(data: Any) -> Any:
     """
     inner = getattr(data, "interactions", data)
     if not all(hasattr(inner, name) for name in ("num_users", "num_items")):
-        raise TypeError(
-            f"expected coursekit Interactions or a coursekit loader, got {type(data).__name__}"
-        )
+        raise TypeError(f"{name} must be coursekit Interactions or a coursekit loader, got {type(data).__name__}")
     return inner
 
 
@@ -56,11 +54,13 @@ class RecommenderMixin:
         return _check_id("item_id", item_id, self.num_items)
 
     def _check_user_tensor(self, user_ids: Any) -> torch.Tensor:
-        users = torch.as_tensor(user_ids, dtype=torch.int64).reshape(-1)
-        if len(users) and (users.min() < 0 or users.max() >= self.num_users):
-            bad = users[(users < 0) | (users >= self.num_users)][0].item()
-            raise ValueError(f"user_ids contains {bad}, outside the valid range 0..{self.num_users - 1}")
-        return users
+        return _check_id_tensor("user_ids", user_ids, self.num_users).reshape(-1)
+
+    def _check_pairs(self, users: Any, items: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """``users`` and ``items`` as int64 tensors broadcast together, every id in range."""
+        users = _check_id_tensor("users", users, self.num_users)
+        items = _check_id_tensor("items", items, self.num_items)
+        return torch.broadcast_tensors(users, items)
 
     # -- predictions ---------------------------------------------------------------------------
 
@@ -146,6 +146,18 @@ def _check_id(name: str, value: Any, size: int) -> int:
     if not 0 <= value < size:
         raise ValueError(f"{name} {value} is outside the valid range 0..{size - 1}")
     return value
+
+
+def _check_id_tensor(name: str, values: Any, size: int) -> torch.Tensor:
+    """``values`` as an int64 tensor of ids in ``0..size-1``; floats would be truncated, negatives wrap."""
+    ids = torch.as_tensor(values)
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer ids, got dtype {ids.dtype}")
+    ids = ids.to(torch.int64)
+    if ids.numel() and (ids.min() < 0 or ids.max() >= size):
+        bad = ids[(ids < 0) | (ids >= size)][0].item()
+        raise ValueError(f"{name} contains {bad}, outside the valid range 0..{size - 1}")
+    return ids
 
 
 def _cosine_ranking(vectors: torch.Tensor, index: int, index_name: str) -> pd.Series:

@@ -96,8 +96,17 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
         dropout_p = check_fraction("dropout_p", dropout_p, allow_zero=True)
         batch_size = check_int("batch_size", batch_size, minimum=1)
         for name, value in (("lr", lr), ("bias_lr", bias_lr), ("weight_decay", weight_decay)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            # `not 0 <= value < inf` also rejects NaN and infinity, which would train to NaN weights.
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
                 raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+        if lr_scheduler_func is not None and not callable(lr_scheduler_func):
+            raise TypeError(
+                f"lr_scheduler_func must be None or a function optimizer -> scheduler, got {lr_scheduler_func!r}"
+            )
+        # Before save_hyperparameters, which compares every argument with == (a DataFrame would fail there).
+        for name, data in (("train", train), ("val", val)):
+            if data is not None:
+                interactions_of(data, name)
         optimizer_class = _optimizer_class("optimizer", optimizer, sparse)
         bias_class = None if bias_optimizer is None else _optimizer_class("bias_optimizer", bias_optimizer, sparse)
         if sparse and weight_decay:
@@ -168,7 +177,7 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """Scores of paired ``users`` and ``items`` (broadcast together; output has their shape)."""
-        users, items = torch.broadcast_tensors(torch.as_tensor(users), torch.as_tensor(items))
+        users, items = self._check_pairs(users, items)
         return self._pair_scores(users.reshape(-1), items.reshape(-1, 1)).reshape(users.shape)
 
     @torch.no_grad()

@@ -35,7 +35,7 @@ def save_model(model: Any, path: str | os.PathLike) -> Path:
     pathlib.Path
         The path written.
     """
-    path = Path(path)
+    path = _as_path(path)
     if type(model).__name__ not in _model_classes():
         raise TypeError(f"save_model saves coursekit models, got {type(model).__name__}")
     seen = model._seen
@@ -97,10 +97,13 @@ def _describe(config: dict[str, Any]) -> str:
 
 
 def _read(path: str | os.PathLike) -> dict[str, Any]:
-    path = Path(path)
+    path = _as_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no saved model at {path}")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # not a torch file at all (or a truncated one): say so plainly
+        raise ValueError(f"{path} is not a coursekit model file (use save_model to write one): {error}") from error
     if not isinstance(payload, dict) or "format_version" not in payload:
         raise ValueError(f"{path} is not a coursekit model file (use save_model to write one)")
     if payload["format_version"] > FORMAT_VERSION:
@@ -110,7 +113,17 @@ def _read(path: str | os.PathLike) -> dict[str, Any]:
     return payload
 
 
+def _as_path(path: Any) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path (str or os.PathLike), got {path!r}")
+    return Path(path)
+
+
 def _atomic_torch_save(payload: Any, path: Path) -> None:
+    if path.is_dir():
+        raise IsADirectoryError(f"path {str(path)!r} is a folder; give a file name such as {str(path / 'model.pt')!r}")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot save to {str(path)!r}: the folder {str(path.parent)!r} does not exist")
     # Write next to the target, then rename: os.replace is atomic on one file system,
     # so readers see the old file or the new one, never half of one.
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)

@@ -28,7 +28,7 @@ class PopularityModel(RecommenderMixin, nn.Module):
         super().__init__()
         self._seen: sp.csr_matrix | None = None
         if train is not None:
-            data = interactions_of(train)
+            data = interactions_of(train, "train")
             num_users, num_items = data.num_users, data.num_items
             self._seen = seen_matrix(train)
             if self._seen is None:
@@ -36,10 +36,10 @@ class PopularityModel(RecommenderMixin, nn.Module):
             counts = np.bincount(self._seen.indices, minlength=num_items)
         elif num_users is None or num_items is None:
             raise ValueError("PopularityModel needs train (or num_users and num_items)")
-        else:
-            counts = np.zeros(num_items)
         self.num_users = check_int("num_users", num_users, minimum=1)
         self.num_items = check_int("num_items", num_items, minimum=1)
+        if train is None:
+            counts = np.zeros(self.num_items)
         self.register_buffer("popularity", torch.as_tensor(counts, dtype=torch.float32))
 
     def fit(self, *args: Any, **kwargs: Any) -> "PopularityModel":
@@ -48,7 +48,7 @@ class PopularityModel(RecommenderMixin, nn.Module):
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """Popularity of ``items`` (broadcast with ``users``, whose values do not matter)."""
-        users, items = torch.broadcast_tensors(torch.as_tensor(users), torch.as_tensor(items))
+        users, items = self._check_pairs(users, items)
         return self.popularity[items]
 
     @torch.no_grad()
