@@ -14,28 +14,16 @@ Contracts here:
 * :class:`LoaderContract` -- batch structure, one visit per interaction per epoch,
   ``len``, seeding per epoch, ``sampler.set_epoch``, ``drop_last``, sharding.
 * :class:`ExactNegativesContract` -- additionally, a negative is never a positive.
+* :class:`ModelContract` -- ``score_all_items`` shape and dtype, ``forward`` agreeing with it,
+  ``get_item_predictions`` / ``recommend``, id checks, ``save_model`` / ``load_model`` round trip
+  (run in ``tests/test_properties.py`` against every model and a loaded one).
 
-Adding a ``ModelContract`` (for the models' owner)
------------------------------------------------
-Write it below in the same style: a class ``ModelContract`` whose tests call a
-hook ``make_model(self, interactions)`` returning a (possibly briefly trained)
-model built for ``synthetic_interactions()``, and check the model contract of
-the design spec, e.g.::
-
-    class ModelContract:
-        def make_model(self, interactions):
-            raise NotImplementedError
-
-        def test_score_all_items_shape_and_dtype(self):
-            interactions = synthetic_interactions()
-            model = self.make_model(interactions)
-            scores = model.score_all_items(torch.arange(3))
-            assert scores.shape == (3, interactions.num_items) and scores.dtype == torch.float32
-
-Then ``class TestMatrixFactorization(ModelContract)`` in ``tests/test_model.py``
-with its ``make_model``. Keep contract tests small (the synthetic data is
-50 x 40) so the suite stays fast, and put only what *every* model must do in the
-contract; model-specific tests stay in the model's own test class.
+Models
+------
+A new model gets ``class TestMyModel(ModelContract)`` with a ``make_model(interactions, tmp_path)``
+hook (see ``tests/test_properties.py``). Keep contract tests small (the synthetic data is
+50 x 40) so the suite stays fast, and put only what *every* model must do in the contract;
+model-specific tests stay in the model's own test file.
 """
 
 from __future__ import annotations
@@ -46,6 +34,7 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -312,3 +301,98 @@ class ExactNegativesContract(LoaderContract):
             assert (negatives[users == 0] == 7).all()
             assert set(np.unique(negatives[users == 1])) == {0, 11}
             assert not (data.mat.toarray() != 0)[users[:, None], negatives].any()
+
+
+class ModelContract:
+    """Tests every model must pass. Subclasses define :meth:`make_model`.
+
+    ``make_model(interactions, tmp_path)`` returns a model built for ``interactions``
+    (``synthetic_interactions()``: 50 users x 40 items) that knows the training items,
+    so ``recommend`` can leave them out. ``tmp_path`` is a scratch folder (for a model
+    that goes through ``save_model`` / ``load_model`` first).
+    """
+
+    def make_model(self, interactions: Interactions, tmp_path: Path):
+        raise NotImplementedError
+
+    @pytest.fixture
+    def data(self) -> Interactions:
+        return synthetic_interactions()
+
+    @pytest.fixture
+    def model(self, data, tmp_path):
+        return self.make_model(data, tmp_path)
+
+    def test_sizes(self, model, data):
+        assert (model.num_users, model.num_items) == (data.num_users, data.num_items)
+
+    def test_score_all_items_shape_dtype_no_grad(self, model, data):
+        users = torch.tensor([0, 7, 7, data.num_users - 1])
+        scores = model.score_all_items(users)
+        assert scores.shape == (4, data.num_items) and scores.dtype == torch.float32
+        assert not scores.requires_grad and torch.isfinite(scores).all()
+        torch.testing.assert_close(scores[1], scores[2], rtol=0, atol=0)  # a user's scores do not depend on the batch
+        torch.testing.assert_close(model.score_all_items(torch.tensor([7]))[0], scores[1], rtol=0, atol=0)
+        assert model.score_all_items(torch.tensor([], dtype=torch.int64)).shape == (0, data.num_items)
+
+    def test_forward_agrees_with_score_all_items(self, model, data):
+        model.eval()
+        rng = np.random.default_rng(0)
+        users = torch.from_numpy(rng.integers(0, data.num_users, 30))
+        items = torch.from_numpy(rng.integers(0, data.num_items, 30))
+        with torch.no_grad():
+            paired = model(users, items)
+            grid = model(users[:3, None], torch.arange(data.num_items)[None, :])  # broadcast [3, 1] x [1, I]
+        assert paired.shape == (30,) and grid.shape == (3, data.num_items)
+        all_scores = model.score_all_items(users)
+        torch.testing.assert_close(paired, all_scores[torch.arange(30), items])
+        torch.testing.assert_close(grid, all_scores[:3])
+
+    @pytest.mark.parametrize("bad", [-1, 10**6])
+    def test_out_of_range_ids_raise(self, model, data, bad):
+        with pytest.raises(ValueError, match=f"user_ids contains {bad}"):
+            model.score_all_items(torch.tensor([0, bad]))
+        with pytest.raises(ValueError, match=f"items contains {bad}"):
+            model(torch.tensor([0]), torch.tensor([bad]))
+        with pytest.raises(ValueError, match=f"user_id {bad} is outside"):
+            model.recommend(bad)
+        with pytest.raises(TypeError, match="user_ids must hold integer ids"):
+            model.score_all_items(torch.tensor([1.5]))
+
+    def test_get_item_predictions(self, model, data):
+        user = 3
+        predictions = model.get_item_predictions(user)
+        assert isinstance(predictions, pd.Series) and len(predictions) == data.num_items
+        assert sorted(predictions.index) == list(range(data.num_items))
+        assert predictions.is_monotonic_decreasing
+        expected = model.score_all_items(torch.tensor([user]))[0].numpy()
+        np.testing.assert_array_equal(predictions.to_numpy(), expected[predictions.index.to_numpy()])
+        seen = set(data.mat[user].indices.tolist())
+        unseen = model.get_item_predictions(user, unseen_items_only=True)
+        assert set(unseen.index) == set(range(data.num_items)) - seen and unseen.is_monotonic_decreasing
+
+    @pytest.mark.parametrize("k", [1, 5, 1000])
+    def test_recommend(self, model, data, k):
+        for user in (0, 11):
+            seen = set(data.mat[user].indices.tolist())
+            top = model.recommend(user, k=k)
+            assert list(top.columns) == ["item_id", "score"]
+            assert len(top) == min(k, data.num_items - len(seen))
+            assert not seen & set(top.item_id) and top.item_id.is_unique and top.score.is_monotonic_decreasing
+            unseen = model.get_item_predictions(user, unseen_items_only=True)
+            assert list(top.item_id) == list(unseen.index[: len(top)])
+            assert len(model.recommend(user, k=k, exclude_seen=False)) == min(k, data.num_items)
+
+    def test_save_load_round_trip(self, model, data, tmp_path):
+        from coursekit.model import load_model
+
+        path = model.save_model(tmp_path / "contract.pt")
+        loaded = load_model(path)
+        assert type(loaded) is type(model) and not loaded.training
+        assert (loaded.num_users, loaded.num_items) == (model.num_users, model.num_items)
+        users = torch.arange(data.num_users)
+        torch.testing.assert_close(loaded.score_all_items(users), model.score_all_items(users), rtol=0, atol=0)
+        pd.testing.assert_frame_equal(loaded.recommend(5, k=7), model.recommend(5, k=7))
+        # Saving the loaded model again gives a file that loads to the same scores.
+        again = load_model(loaded.save_model(tmp_path / "again.pt"))
+        torch.testing.assert_close(again.score_all_items(users), model.score_all_items(users), rtol=0, atol=0)

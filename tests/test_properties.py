@@ -1,0 +1,165 @@
+"""Properties that hold for every input: the model contract for every model, and hypothesis tests.
+
+Already covered elsewhere (not repeated here): exact negatives of ``sample_exact`` never positive
+(tests/test_sampling.py), splits partition the data (tests/test_cross_validation.py), metrics in
+[0, 1] and equal to a brute-force reference (tests/test_metrics.py). Here: the same guarantees one
+level up, where users meet them -- the exact *loader* on random and near-saturated matrices,
+stratified splits keeping every user in train, and similarities.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from coursekit.cross_validation import stratified_split, temporal_split
+from coursekit.interactions import Interactions, InteractionsDataLoader
+from coursekit.model import MatrixFactorizationModel, PopularityModel, load_model
+from tests.contracts import ModelContract, epoch_arrays, pairs, synthetic_interactions
+
+# -- the model contract, once per model ----------------------------------------------------------
+
+
+def _spread_biases(model: MatrixFactorizationModel) -> MatrixFactorizationModel:
+    # An untrained model scores every item ~0; distinct scores make ranking checks meaningful.
+    with torch.no_grad():
+        model.item_biases.weight.copy_(torch.linspace(-1, 1, model.num_items)[:, None])
+    return model
+
+
+class TestMatrixFactorizationContract(ModelContract):
+    def make_model(self, interactions, tmp_path):
+        return _spread_biases(MatrixFactorizationModel(interactions, embedding_dim=4, seed=0))
+
+
+class TestSparseMatrixFactorizationContract(ModelContract):
+    def make_model(self, interactions, tmp_path):
+        model = MatrixFactorizationModel(interactions, embedding_dim=4, sparse=True, optimizer="sparse_adam", seed=1)
+        return _spread_biases(model)
+
+
+class TestPopularityContract(ModelContract):
+    def make_model(self, interactions, tmp_path):
+        return PopularityModel(interactions)
+
+
+class TestLoadedModelContract(ModelContract):
+    def make_model(self, interactions, tmp_path):
+        model = _spread_biases(MatrixFactorizationModel(interactions, embedding_dim=3, seed=2))
+        return load_model(model.save_model(tmp_path / "saved.pt"))
+
+
+# -- exact loader: a negative is never a positive ------------------------------------------------
+
+
+@st.composite
+def matrices(draw, max_users: int = 10, max_items: int = 12):
+    """A random boolean user x item matrix where every user has >= 1 positive and >= 1 unseen item.
+
+    ``saturation`` pushes some users to all items but one: the hardest case for exact sampling.
+    """
+    num_users = draw(st.integers(1, max_users))
+    num_items = draw(st.integers(2, max_items))
+    seed = draw(st.integers(0, 2**32 - 1))
+    density = draw(st.floats(0.0, 1.0))
+    saturation = draw(st.floats(0.0, 1.0))
+    rng = np.random.default_rng(seed)
+    present = rng.random((num_users, num_items)) < density
+    rows = np.arange(num_users)
+    present[rows, rng.integers(0, num_items, num_users)] = True
+    saturated = rng.random(num_users) < saturation
+    present[saturated] = True
+    present[rows, (present.argmax(1) + rng.integers(1, num_items, num_users)) % num_items] = False
+    return present, seed
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=matrices(), num_negatives=st.integers(1, 5), batch_size=st.integers(1, 40), shuffle=st.booleans())
+def test_property_exact_loader_never_yields_a_positive(data, num_negatives, batch_size, shuffle):
+    present, seed = data
+    num_items = present.shape[1]
+    num_negatives = min(num_negatives, num_items - 1)
+    users, items = np.nonzero(present)
+    x = Interactions(
+        users, items, num_users=present.shape[0], num_items=num_items, allow_missing_ids=True,
+        num_negative_samples=num_negatives, seed=seed,
+    )
+    loader = InteractionsDataLoader(x, batch_size=batch_size, shuffle=shuffle, seed=seed)
+    for _ in range(2):  # two epochs: the second draws new negatives
+        epoch_users, epoch_items, negatives, _ = epoch_arrays(loader)
+        assert pairs(epoch_users, epoch_items) == pairs(users, items)
+        assert negatives.shape == (len(users), num_negatives)
+        assert not present[epoch_users[:, None], negatives].any()
+        # A user with a single unseen item gets exactly that item every time.
+        only = (~present).sum(1) == 1
+        for user in np.flatnonzero(only):
+            assert (negatives[epoch_users == user] == np.flatnonzero(~present[user])[0]).all()
+
+
+# -- stratified / temporal splits keep every user in train ---------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=matrices(max_users=12, max_items=15),
+    val_p=st.sampled_from([0.0, 0.1, 0.2]),
+    test_p=st.sampled_from([0.1, 0.2, 0.4]),
+    temporal=st.booleans(),
+)
+def test_property_stratified_splits_keep_every_user_in_train(data, val_p, test_p, temporal):
+    present, seed = data
+    users, items = np.nonzero(present)
+    x = Interactions(
+        users, items, num_users=present.shape[0], num_items=present.shape[1], allow_missing_ids=True,
+        num_negative_samples=1, seed=seed, timestamps=np.random.default_rng(seed).integers(0, 50, len(users)),
+    )
+    split = temporal_split if temporal else stratified_split
+    counts = np.bincount(x.users, minlength=x.num_users)
+    # Users who cannot give ceil(p * n_u) to each held-out part and keep one for train stay in train.
+    too_few = counts <= np.ceil(test_p * counts - 1e-9) + np.ceil(val_p * counts - 1e-9)
+    if too_few.all():  # then every held-out part would be empty: an error, never empty Interactions
+        with pytest.raises(ValueError, match="part empty"):
+            split(x, val_p=val_p, test_p=test_p, seed=seed, force_split=True)
+        return
+    parts = split(x, val_p=val_p, test_p=test_p, seed=seed, force_split=True)
+    train, held_out = parts[0], parts[1:]
+    assert sum((pairs(p.users, p.items) for p in parts), start=pairs([], [])) == pairs(x.users, x.items)
+    assert set(train.users.tolist()) == set(x.users.tolist())  # nobody loses all training data
+    for part, p in zip(held_out[::-1], [test_p, val_p][: len(held_out)]):
+        got = np.bincount(part.users, minlength=x.num_users)
+        wanted = np.ceil(p * counts - 1e-9).astype(int)
+        np.testing.assert_array_equal(got[~too_few], wanted[~too_few])
+        assert (got[too_few] == 0).all()
+
+
+# -- similarities ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def similarity_model() -> MatrixFactorizationModel:
+    model = MatrixFactorizationModel(synthetic_interactions(), embedding_dim=5, seed=4)
+    with torch.no_grad():  # a few identical and all-zero rows: ties and undefined directions
+        model.item_embeddings.weight[[3, 9]] = model.item_embeddings.weight[5].clone()
+        model.item_embeddings.weight[[0, 1]] = 0.0
+        model.user_embeddings.weight[7] = 0.0
+    return model
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=st.integers(0, 49), kind=st.sampled_from(["item", "user"]))
+def test_property_similarity_to_itself_is_one_and_sorted(similarity_model, query, kind):
+    model = similarity_model
+    if kind == "item":
+        query %= model.num_items
+        result, size = model.item_item_similarity(query), model.num_items
+    else:
+        result, size = model.user_user_similarity(query), model.num_users
+    assert result.index[0] == query and result.iloc[0] == 1.0
+    assert sorted(result.index) == list(range(size))
+    assert result.is_monotonic_decreasing and result.between(-1.0, 1.0).all()
+    assert np.isfinite(result.to_numpy()).all()
+    if kind == "item" and query in (3, 5, 9):  # identical embeddings: equally similar, all at 1
+        assert set(result.index[:3]) == {3, 5, 9} and np.allclose(result.iloc[:3], 1.0)
