@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import numpy as np
 
 from coursekit.interactions import Interactions
@@ -12,12 +16,13 @@ SIZES = {
 }
 
 
-def power_law_interactions(
-    num_users: int, num_items: int, num_interactions: int, exponent: float = 0.8, seed: int = 0, **kwargs
-) -> Interactions:
-    """Draw users and items from Zipf-like popularity ``p(rank) ~ 1 / rank**exponent``.
+def power_law_arrays(
+    num_users: int, num_items: int, num_interactions: int, exponent: float = 0.8, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(users, items)`` int64 arrays of ``num_interactions`` distinct pairs, Zipf-like ``p(rank) ~ 1 / rank**exponent``.
 
-    Repeated (user, item) pairs are redrawn until exactly ``num_interactions`` distinct pairs exist.
+    Repeated (user, item) pairs are redrawn until exactly ``num_interactions`` distinct pairs exist;
+    the pairs come in random order, as rows of a log file would.
     """
     rng = np.random.default_rng(seed)
 
@@ -33,9 +38,40 @@ def power_law_interactions(
         size = int((num_interactions - len(keys)) * 1.3) + 1000
         keys = np.unique(np.concatenate([keys, draw_user(size).astype(np.int64) * num_items + draw_item(size)]))
     keys = rng.choice(keys, size=num_interactions, replace=False)
+    return keys // num_items, keys % num_items
+
+
+def cached_arrays(size: str, folder: str | os.PathLike, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``power_law_arrays(**SIZES[size], seed=seed)``, generated once and then loaded from ``folder``.
+
+    The file is written atomically, so an interrupted run never leaves a truncated cache behind.
+    """
+    folder = Path(folder)
+    path = folder / f"synthetic-{size}-seed{seed}.npz"
+    if path.exists():
+        with np.load(path) as data:
+            return data["users"].astype(np.int64), data["items"].astype(np.int64)
+    users, items = power_law_arrays(**SIZES[size], seed=seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=folder, suffix=".npz.tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(stream, users=users.astype(np.int32), items=items.astype(np.int32))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return users, items
+
+
+def power_law_interactions(
+    num_users: int, num_items: int, num_interactions: int, exponent: float = 0.8, seed: int = 0, **kwargs
+) -> Interactions:
+    """``Interactions`` over :func:`power_law_arrays` (extra keywords go to ``Interactions``)."""
+    users, items = power_law_arrays(num_users, num_items, num_interactions, exponent=exponent, seed=seed)
     return Interactions(
-        users=keys // num_items,
-        items=keys % num_items,
+        users=users,
+        items=items,
         num_users=num_users,
         num_items=num_items,
         allow_missing_ids=True,
