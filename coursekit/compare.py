@@ -31,6 +31,10 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import tqdm.auto  # noqa: F401
 
+#: Settings of lesson 04's tuned model: ``MatrixFactorizationModel`` keywords plus ``max_epochs``.
+#: Chosen by masked MAP@10 on the tutorial split's validation part (so that score is optimistic).
+TUNED: dict[str, Any] = {"embedding_dim": 30, "lr": 3e-3, "bias_lr": 1e-1, "lr_scheduler_func": None, "max_epochs": 10}
+
 #: Column names of :func:`evaluate_model`, in order.
 METRIC_NAMES = ("MAP@10", "MRR", "AUC")
 
@@ -51,6 +55,20 @@ def fit_timed(model: Any, max_epochs: int = 10, **trainer_kwargs: Any) -> tuple[
     seconds = time.perf_counter() - started
     model.eval()
     return trainer, seconds
+
+
+def train_tuned_model(train: Any, validation: Any = None, settings: Mapping[str, Any] | None = None) -> Any:
+    """A ``MatrixFactorizationModel`` trained on ``train`` with ``settings`` (default :data:`TUNED`).
+
+    ``settings`` holds model keywords and ``max_epochs``; the model comes back in eval mode.
+    """
+    from coursekit.model import MatrixFactorizationModel
+
+    settings = dict(TUNED if settings is None else settings)
+    max_epochs = settings.pop("max_epochs", 10)
+    model = MatrixFactorizationModel(train=train, val=validation, **settings)
+    fit_timed(model, max_epochs=max_epochs)
+    return model
 
 
 def evaluate_model(model: Any, validation: Any, train: Any = None, k: int = 10) -> dict[str, float]:
@@ -102,6 +120,33 @@ def compare_models(models: Mapping[str, Any], validation: Any, train: Any, k: in
     table.columns = pd.MultiIndex.from_tuples(table.columns, names=["evaluation", "metric"])
     table.index.name = "model"
     return table
+
+
+def popular_share(model: Any, train: Any, k: int = 10, head: int = 100) -> float:
+    """Share of the model's top-``k`` recommendations that are among the ``head`` most popular items.
+
+    Recommendations leave out each user's training items, as a recommender would; every user
+    with training interactions counts once. Popularity counts training interactions (ties go to
+    the lower item id). 1.0 means every list is made of blockbusters only, as
+    ``PopularityModel``'s are when ``head >= k``.
+    """
+    import numpy as np
+    import torch
+
+    k = check_int("k", k, minimum=1)
+    head = check_int("head", head, minimum=1)
+    mat = train.mat.tocsr()
+    if (model.num_users, model.num_items) != mat.shape:
+        raise ValueError(f"model is {model.num_users}x{model.num_items} but train is {mat.shape[0]}x{mat.shape[1]}")
+    counts = np.bincount(mat.indices, minlength=mat.shape[1])
+    popular = np.argsort(-counts, kind="stable")[:head]
+    users = np.flatnonzero(np.diff(mat.indptr) > 0)
+    with torch.no_grad():
+        scores = model.score_all_items(torch.as_tensor(users, dtype=torch.int64)).detach().cpu().float().clone()
+    seen = mat[users].tocoo()
+    scores[torch.as_tensor(seen.row, dtype=torch.int64), torch.as_tensor(seen.col, dtype=torch.int64)] = float("-inf")
+    top = scores.topk(min(k, mat.shape[1]), dim=1).indices.numpy()
+    return float(np.isin(top, popular).mean())
 
 
 def model_path(name: str) -> Path:

@@ -279,7 +279,8 @@ def plot_model_comparison(table: Any, metrics: Any = None, axes: Any = None) -> 
         ax.set_yticks(positions, names)
         label = f"{column[1]} ({column[0]})" if isinstance(column, tuple) else str(column)
         ax.set_title(label, fontsize=11)
-        ax.set_xlim(0, max(values.max(), 1e-12) * 1.3)  # room for the labels
+        limit = max(values.max(), 1e-12) * 1.3  # room for the labels
+        ax.set_xlim(0, min(limit, 1.15) if values.max() <= 1 else limit)  # metrics in [0, 1]: no tick past 1
         ax.set_axisbelow(True)
     return axes
 

@@ -116,3 +116,113 @@ def test_plots_do_not_change_global_settings():
     plots.plot_item_popularity([1, 2, 2])
     plots.plot_rating_distribution([1, 2, 2])
     assert dict(matplotlib.rcParams) == before
+
+
+# --- lessons 03-05 ---------------------------------------------------------------------------
+
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from coursekit.model import MatrixFactorizationModel  # noqa: E402
+
+
+def tiny_model(train):
+    return MatrixFactorizationModel(train=train, embedding_dim=4, seed=0)
+
+
+def test_pairwise_losses_draw_the_library_losses():
+    ax = plots.plot_pairwise_losses(["bpr", "hinge"], margin_range=(-2, 2))
+    lines = {line.get_label(): line for line in ax.get_lines() if line.get_label() in ("bpr", "hinge")}
+    assert set(lines) == {"bpr", "hinge"}
+    x, hinge = lines["hinge"].get_data()
+    _, bpr = lines["bpr"].get_data()
+    assert x[0] == -2 and x[-1] == 2
+    middle = np.argmin(np.abs(x))
+    assert np.isclose(bpr[middle], np.log(2), atol=1e-3)  # -log sigmoid(0)
+    assert np.allclose(hinge, np.maximum(0, 1 - x), atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs", [{"losses": ["nope"]}, {"losses": []}, {"margin_range": (1, 1)}])
+def test_pairwise_losses_reject_bad_arguments(kwargs):
+    with pytest.raises(ValueError):
+        plots.plot_pairwise_losses(**kwargs)
+
+
+def test_learning_rates_one_line_per_optimizer_on_a_log_scale():
+    history = pd.DataFrame({"epoch": [0, 1, 2], "train_loss": [1, 0.9, 0.8], "lr": [0.1, 0.1, 0.01], "bias_lr": [1, 1, 1]})
+    ax = plots.plot_learning_rates(history)
+    assert [line.get_label() for line in ax.get_lines()] == ["lr", "bias_lr"]
+    assert list(ax.get_lines()[0].get_ydata()) == [0.1, 0.1, 0.01]
+    assert ax.get_yscale() == "log"
+
+
+def test_learning_rates_reject_a_frame_without_rates():
+    with pytest.raises(ValueError, match="history"):
+        plots.plot_learning_rates(pd.DataFrame({"epoch": [0], "train_loss": [1.0]}))
+
+
+def test_bias_vs_popularity_one_dot_per_item_with_interactions():
+    train = small([0, 0, 1, 2, 2, 2], [0, 3, 3, 0, 1, 3], num_items=6)
+    model = tiny_model(train)
+    with torch.no_grad():
+        model.item_biases.weight[:, 0] = torch.arange(6, dtype=torch.float32)
+    ax = plots.plot_bias_vs_popularity(model, train)
+    (points,) = [c for c in ax.collections if isinstance(c, PathCollection)]
+    offsets = points.get_offsets()
+    assert offsets[:, 0].tolist() == [2, 1, 3]  # items 0, 1, 3; items 2, 4, 5 have no interactions
+    assert offsets[:, 1].tolist() == [0, 1, 3]
+    assert ax.get_xscale() == "log"
+
+
+def test_bias_vs_popularity_needs_biases():
+    with pytest.raises(TypeError, match="item biases"):
+        plots.plot_bias_vs_popularity(object(), small([0, 1], [0, 1]))
+
+
+def test_model_comparison_bars_are_the_table_values():
+    table = pd.DataFrame({"MAP@10": [0.05, 0.12], "AUC": [0.86, 0.93]}, index=["popularity", "mf"])
+    axes = plots.plot_model_comparison(table)
+    assert len(axes) == 2
+    widths = [bar.get_width() for bar in axes[1].patches]
+    assert widths == [0.86, 0.93]
+    assert [label.get_text() for label in axes[0].get_yticklabels()] == ["popularity", "mf"]
+    assert axes[1].get_xlim()[1] <= 1.15  # no room wasted past 1 for a metric in [0, 1]
+
+
+def test_model_comparison_labels_two_level_columns_and_checks_them():
+    table = pd.DataFrame({("masked", "MRR"): [0.2, 0.4]}, index=["a", "b"])
+    table.columns = pd.MultiIndex.from_tuples(table.columns)
+    (ax,) = plots.plot_model_comparison(table)
+    assert ax.get_title() == "MRR (masked)"
+    with pytest.raises(ValueError, match="not a column"):
+        plots.plot_model_comparison(table, metrics=["AUC"])
+
+
+def test_project_2d_finds_the_main_directions_with_a_fixed_sign():
+    rng = np.random.default_rng(0)
+    latent = rng.normal(size=(200, 2)) * [5.0, 1.0]
+    basis = np.linalg.qr(rng.normal(size=(6, 6)))[0][:2]
+    vectors = latent @ basis + 3.0
+    points = plots.project_2d(vectors)
+    assert points.shape == (200, 2)
+    assert np.allclose(points.mean(axis=0), 0, atol=1e-9)
+    assert abs(np.corrcoef(points[:, 0], latent[:, 0])[0, 1]) > 0.99
+    # Same directions, fixed sign: negating the data negates the coordinates instead of flipping axes.
+    assert np.allclose(plots.project_2d(-vectors), -points)
+    assert np.allclose(plots.project_2d(vectors[::-1]), points[::-1])
+    assert np.allclose(plots.project_2d(torch.tensor(vectors)), points)
+
+
+def test_project_2d_rejects_too_few_dimensions():
+    with pytest.raises(ValueError, match="vectors"):
+        plots.project_2d(np.ones(5))
+
+
+def test_item_embeddings_label_the_chosen_items():
+    train = small([0, 1, 2, 2], [0, 1, 2, 4], num_items=5)
+    ax = plots.plot_item_embeddings(tiny_model(train), labels={0: "first", 4: "last"})
+    assert sorted(text.get_text() for text in ax.texts) == ["first", "last"]
+    grey = ax.collections[0]
+    assert len(grey.get_offsets()) == 5
+    with pytest.raises(ValueError, match="labels"):
+        plots.plot_item_embeddings(tiny_model(train), labels={9: "nope"})
