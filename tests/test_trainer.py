@@ -37,11 +37,30 @@ def weights(m: MatrixFactorizationModel) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in m.state_dict().items()}
 
 
+def test_epoch_progress_bar_prints_one_update_per_epoch(capsys):
+    trainer = CourseTrainer(max_epochs=3)
+    trainer.fit(model(embedding_dim=2))
+    out = capsys.readouterr().out
+    assert trainer.num_training_batches > 1
+    # The empty bar, one redraw per epoch, and the final one on close: never one per batch.
+    assert 3 < out.count("\r") <= 3 + 2
+    assert "3/3" in out and "train_loss=" in out and "val_loss=" in out
+
+
+def test_a_lightning_progress_bar_replaces_the_epoch_bar():
+    from pytorch_lightning.callbacks import TQDMProgressBar
+
+    trainer = CourseTrainer(callbacks=[TQDMProgressBar(refresh_rate=5)])
+    assert [type(c).__name__ for c in trainer.callbacks].count("EpochProgressBar") == 0
+    assert CourseTrainer(enable_progress_bar=False).progress_bar_callback is None
+
+
 def test_course_defaults_and_passthrough():
     trainer = CourseTrainer()
     assert trainer.max_epochs == 10 and trainer.logger is None and trainer.checkpoint_callback is None
     assert type(trainer.accelerator).__name__ == "CPUAccelerator"
-    assert any(type(c).__name__ == "TQDMProgressBar" for c in trainer.callbacks)
+    assert sum(type(c).__name__ == "EpochProgressBar" for c in trainer.callbacks) == 1
+    assert not any(type(c).__name__ == "TQDMProgressBar" for c in trainer.callbacks)
     assert not any(type(c).__name__ == "ModelSummary" for c in trainer.callbacks)
     trainer = CourseTrainer(model(), max_epochs=3, limit_train_batches=2, callbacks=[ModelCheckpoint()])
     assert trainer.max_epochs == 3 and trainer.limit_train_batches == 2

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import math
 import signal
+import sys
 import threading
 import warnings
 from typing import Any, Iterator
@@ -13,6 +14,8 @@ from typing import Any, Iterator
 import pandas as pd
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.callbacks.progress import ProgressBar
+from tqdm import tqdm
 
 # Lightning announces hardware ("GPU available: False ...") at INFO on these loggers.
 LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric")
@@ -78,12 +81,57 @@ class History(Callback):
         self.rows = list(state_dict["rows"])
 
 
+class EpochProgressBar(ProgressBar):
+    """One progress line for the whole fit, advanced once per epoch with the latest losses.
+
+    Lightning's own bar redraws every few batches; in a notebook each redraw is stored in the
+    cell's output (hundreds of kilobytes for a ten-epoch fit). One update per epoch says what a
+    learner needs: how far training is, and where the losses are going.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._enabled = True
+        self._bar: tqdm | None = None
+
+    def enable(self) -> None:
+        self._enabled = True
+
+    def disable(self) -> None:
+        self._enabled = False
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._enabled and trainer.is_global_zero:
+            total = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else None
+            # mininterval=0: redraw at every epoch however fast, so the output has one line per epoch.
+            self._bar = tqdm(
+                total=total, initial=trainer.current_epoch, desc="training", unit="epoch",
+                file=sys.stdout, mininterval=0,
+            )
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._bar is not None:
+            metrics = trainer.callback_metrics
+            losses = {key: f"{float(metrics[key]):.4f}" for key in ("train_loss", "val_loss") if key in metrics}
+            self._bar.set_postfix(losses, refresh=False)
+            self._bar.update(1)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self.on_train_end(trainer, pl_module)  # Ctrl-C: close the line so the output stays tidy
+
+
 class CourseTrainer(pl.Trainer):
     """A ``pytorch_lightning.Trainer`` with the course's defaults.
 
     CPU, deterministic, 10 epochs, no logger or checkpoint files unless asked, no model
-    summary or hardware messages, a tqdm progress bar, and ``history``: one row per epoch
-    with the losses and learning rates. Every other keyword goes straight to Lightning
+    summary or hardware messages, one progress line advanced per epoch (:class:`EpochProgressBar`;
+    pass Lightning's ``TQDMProgressBar`` in ``callbacks`` for per-batch updates), and ``history``:
+    one row per epoch with the losses and learning rates. Every other keyword goes straight to Lightning
     (``accelerator``, ``devices``, ``strategy``, ``callbacks``, ...).
 
     Parameters
@@ -119,6 +167,8 @@ class CourseTrainer(pl.Trainer):
             "enable_model_summary": False,
             "enable_progress_bar": True,
         }
+        if kwargs.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in callbacks):
+            callbacks.append(EpochProgressBar())
         with quiet_lightning():
             super().__init__(
                 max_epochs=max_epochs,
