@@ -36,45 +36,29 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
 
+from coursekit._files import atomic_write
+from coursekit.compare import TUNED
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "quality.json"
 
-#: The course's tuned model: ``MatrixFactorizationModel(train=train, **TUNED)`` on the tutorial
-#: split's ``Interactions`` (exact negatives: the model wraps them in a shuffling
-#: ``InteractionsDataLoader``), trained ``TUNED_EPOCHS`` epochs *without* ``val`` (the default
-#: ReduceLROnPlateau scheduler then watches the training loss; it never fired in 10 epochs).
-#: ``loss='hinge'`` with 10 negatives per positive resolves to ``adaptive_hinge`` (hardest of 10).
-#:
-#: Measured on the validation split (seed 22, 2-core CPU, torch.set_num_threads(1)):
-#: masked MAP@10 0.141, unmasked MAP@10 0.047, masked MRR 0.416, masked AUC 0.921,
-#: fit about 2-3 s for 10 epochs. Over seeds 1, 2, 3: masked MAP@10 0.137-0.141,
-#: unmasked 0.043-0.047, AUC 0.920-0.922. The course's goal of unmasked MAP@10 >= 0.050 is
-#: NOT met: no run of the search reached masked >= 0.14 and unmasked >= 0.050 together (the two
-#: trade off once masked MAP@10 passes ~0.13: fitting the training items better puts them, not
-#: the held-out ones, in each user's unmasked top 10).
-TUNED: dict[str, Any] = {
-    "embedding_dim": 64,
-    "lr": 2e-3,
-    "bias_lr": 1e-1,
-    "optimizer": "adam",
-    "bias_optimizer": "sgd",
-    "loss": "hinge",  # -> adaptive_hinge with TUNED_NUM_NEGATIVE_SAMPLES > 1
-    "weight_decay": 1e-4,  # L2 on the embeddings only (Adam, coupled); the biases are not decayed
-    "batch_size": 1024,
-}
-TUNED_EPOCHS = 10
-#: Negatives per positive in the ``Interactions`` (``implicit_movielens(num_negative_samples=...)``);
-#: the tutorial split's default, 10, is the tuned value (5: MAP@10 0.125, 15: 0.137).
-TUNED_NUM_NEGATIVE_SAMPLES = 10
-#: Exact negatives (``InteractionsDataLoader``, built by the model); the approximate loader gave
-#: masked MAP@10 0.120 vs 0.141 with the same settings.
-TUNED_LOADER = "exact"
-
+# The course's tuned model is ``coursekit.compare.TUNED`` (one source for this benchmark and
+# lesson 04): ``MatrixFactorizationModel(train=train, **TUNED)`` on the tutorial split's
+# ``Interactions`` (exact negatives, 10 per positive; ``loss='hinge'`` resolves to
+# ``adaptive_hinge``, the hardest of the 10), trained ``TUNED['max_epochs']`` epochs on train only.
+#
+# Measured on the validation split (seed 22, 2-core CPU, torch.set_num_threads(1)):
+# masked MAP@10 0.141, unmasked MAP@10 0.047, masked MRR 0.416, masked AUC 0.921,
+# fit about 2-3 s for 10 epochs. Over seeds 1, 2, 3: masked MAP@10 0.137-0.141,
+# unmasked 0.043-0.047, AUC 0.920-0.922. The course's goal of unmasked MAP@10 >= 0.050 is
+# NOT met: no run of the search reached masked >= 0.14 and unmasked >= 0.050 together (the two
+# trade off once masked MAP@10 passes ~0.13: fitting the training items better puts them, not
+# the held-out ones, in each user's unmasked top 10). Other findings of the search: 5 or 15
+# negatives per positive (masked MAP@10 0.125, 0.137) and the approximate loader (0.120) are worse.
 SEED = 22
 EPOCHS = 10
 
@@ -94,17 +78,6 @@ def machine() -> dict[str, Any]:
     }
 
 
-def tuned_split() -> tuple[Any, Any]:
-    """The tutorial split built with :data:`TUNED_NUM_NEGATIVE_SAMPLES` negatives per positive."""
-    from coursekit.cross_validation import stratified_split
-    from coursekit.lessons import TUTORIAL_SPLIT, build_tutorial_split, implicit_movielens
-
-    if TUNED_NUM_NEGATIVE_SAMPLES == 10:  # implicit_movielens' default: the tutorial split itself
-        return build_tutorial_split()
-    data = implicit_movielens(num_negative_samples=TUNED_NUM_NEGATIVE_SAMPLES)
-    return stratified_split(data, test_p=TUTORIAL_SPLIT["test_p"], seed=TUTORIAL_SPLIT["seed"])
-
-
 def build_models(train: Any, val: Any, epochs: int) -> dict[str, Callable[[], tuple[Any, Any]]]:
     """Name -> builder returning ``(model, trainer or None)``; each builder is called after seeding."""
     from coursekit.interactions import ApproximateNegativeSamplingInteractionsDataLoader
@@ -119,13 +92,10 @@ def build_models(train: Any, val: Any, epochs: int) -> dict[str, Callable[[], tu
         return MatrixFactorizationModel(train=train_loader, val=val_loader, embedding_dim=10, lr=1e-2), trainer()
 
     def tuned() -> tuple[Any, Any]:
-        tuned_train, _ = tuned_split()
-        if TUNED_LOADER != "exact":
-            tuned_train = ApproximateNegativeSamplingInteractionsDataLoader(
-                tuned_train, batch_size=TUNED["batch_size"], shuffle=True
-            )
-        model = MatrixFactorizationModel(train=tuned_train, **TUNED)
-        return model, CourseTrainer(max_epochs=min(epochs, TUNED_EPOCHS), enable_progress_bar=False)
+        settings = dict(TUNED)
+        tuned_epochs = settings.pop("max_epochs")
+        model = MatrixFactorizationModel(train=train, **settings)
+        return model, CourseTrainer(max_epochs=min(epochs, tuned_epochs), enable_progress_bar=False)
 
     return {
         "popularity": lambda: (PopularityModel(train), None),
@@ -183,8 +153,7 @@ def run(epochs: int = EPOCHS, only: list[str] | None = None) -> dict[str, Any]:
                   "users": train.num_users, "items": train.num_items},
         "seed": SEED,
         "max_epochs": epochs,
-        "tuned": {"kwargs": TUNED, "epochs": TUNED_EPOCHS, "num_negative_samples": TUNED_NUM_NEGATIVE_SAMPLES,
-                  "loader": TUNED_LOADER, "val_passed": False},
+        "tuned": {"settings": {k: v for k, v in TUNED.items() if k != "lr_scheduler_func"}, "val_passed": False},
         "models": results,
         "machine": machine(),
     }
@@ -205,16 +174,9 @@ def table(report: dict[str, Any]) -> str:
 
 def write_atomically(report: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(report, stream, indent=2)
-            stream.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are for everyone to read
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path, "w") as stream:
+        json.dump(report, stream, indent=2)
+        stream.write("\n")
 
 
 def main(argv: list[str] | None = None) -> None:

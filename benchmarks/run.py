@@ -17,7 +17,6 @@ import platform
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -249,7 +248,6 @@ def machine() -> dict:
 
 def table(results: dict, args) -> str:
     reference = REFERENCE_5M if args.size == "5M" else {}
-    n = results.get("build", {}).get("interactions")
     rows = [("step", "seconds", "interactions/s", "peak RSS MiB", "reference s", "reference / ours")]
 
     def add(name, key, seconds, per_second=None, rss=None, ref_key=None):
@@ -295,16 +293,12 @@ def table(results: dict, args) -> str:
 
 
 def write_json(path: Path, payload: dict) -> None:
+    from coursekit._files import atomic_write
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json.tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(payload, stream, indent=2)
-            stream.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path, "w") as stream:
+        json.dump(payload, stream, indent=2)
+        stream.write("\n")
 
 
 def main(argv=None) -> None:

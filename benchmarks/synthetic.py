@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from coursekit._files import atomic_write
 from coursekit.interactions import Interactions
 
 SIZES = {
@@ -53,14 +53,8 @@ def cached_arrays(size: str, folder: str | os.PathLike, seed: int = 0) -> tuple[
             return data["users"].astype(np.int64), data["items"].astype(np.int64)
     users, items = power_law_arrays(**SIZES[size], seed=seed)
     folder.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=folder, suffix=".npz.tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, users=users.astype(np.int32), items=items.astype(np.int32))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path) as stream:
+        np.savez(stream, users=users.astype(np.int32), items=items.astype(np.int32))
     return users, items
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 
+from coursekit._files import atomic_write
 from coursekit._checks import as_id_array, check_int, default_seed
 from coursekit.loaders import Batch, EpochCounter
 from coursekit.sampling import sample_approximate
@@ -86,37 +86,30 @@ def write_hdf5(
 
     path = Path(path)
     storage_chunk = min(chunk_size, _MAX_STORAGE_CHUNK)
-    # A unique hidden name next to the target (h5py creates it, so the umask applies as usual).
-    tmp_name = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    try:
-        with h5py.File(tmp_name, "x") as f:
-            datasets = {
-                "users": f.create_dataset("users", (0,), maxshape=(None,), dtype=np.int64, chunks=(storage_chunk,)),
-                "items": f.create_dataset("items", (0,), maxshape=(None,), dtype=np.int64, chunks=(storage_chunk,)),
-            }
-            if ratings_col is not None:
-                datasets["ratings"] = f.create_dataset(
-                    "ratings", (0,), maxshape=(None,), dtype=np.float32, chunks=(storage_chunk,)
-                )
-            num_rows, max_user, max_item = 0, -1, -1
-            for number, chunk in enumerate(frames):
-                columns = _chunk_columns(chunk, number, user_col, item_col, ratings_col)
-                rows = len(columns["users"])
-                if rows == 0:
-                    continue
-                for name, values in columns.items():
-                    datasets[name].resize((num_rows + rows,))
-                    datasets[name][num_rows:] = values
-                num_rows += rows
-                max_user = max(max_user, int(columns["users"].max()))
-                max_item = max(max_item, int(columns["items"].max()))
-            f.attrs["num_users"] = max_user + 1
-            f.attrs["num_items"] = max_item + 1
-            f.attrs["num_interactions"] = num_rows
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w+b") as stream, h5py.File(stream, "w") as f:
+        datasets = {
+            "users": f.create_dataset("users", (0,), maxshape=(None,), dtype=np.int64, chunks=(storage_chunk,)),
+            "items": f.create_dataset("items", (0,), maxshape=(None,), dtype=np.int64, chunks=(storage_chunk,)),
+        }
+        if ratings_col is not None:
+            datasets["ratings"] = f.create_dataset(
+                "ratings", (0,), maxshape=(None,), dtype=np.float32, chunks=(storage_chunk,)
+            )
+        num_rows, max_user, max_item = 0, -1, -1
+        for number, chunk in enumerate(frames):
+            columns = _chunk_columns(chunk, number, user_col, item_col, ratings_col)
+            rows = len(columns["users"])
+            if rows == 0:
+                continue
+            for name, values in columns.items():
+                datasets[name].resize((num_rows + rows,))
+                datasets[name][num_rows:] = values
+            num_rows += rows
+            max_user = max(max_user, int(columns["users"].max()))
+            max_item = max(max_item, int(columns["items"].max()))
+        f.attrs["num_users"] = max_user + 1
+        f.attrs["num_items"] = max_item + 1
+        f.attrs["num_interactions"] = num_rows
     return path
 
 

@@ -13,15 +13,14 @@ lesson must sample exactly as a fresh one would.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import joblib
 
+from coursekit._files import atomic_write
 from coursekit.interactions import Interactions
 from coursekit.movielens import get_data_path, read_movielens_df
 from coursekit.utils import convert_to_implicit
@@ -55,14 +54,8 @@ def save_artifact(obj: Any, name: str) -> Path:
     """
     path = artifact_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            joblib.dump(obj, stream)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path) as stream:
+        joblib.dump(obj, stream)
     return path
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import jupytext
 import nbformat
+
+from coursekit._files import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS = ROOT / "tutorials"
@@ -28,11 +28,5 @@ def code_and_markdown(notebook: nbformat.NotebookNode) -> list[tuple[str, str, l
 
 def write_atomically(notebook: nbformat.NotebookNode, path: Path) -> None:
     """Write ``notebook`` as ipynb so that an interrupted run never leaves half a file."""
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            jupytext.write(notebook, stream, fmt="ipynb")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path, "w") as stream:
+        jupytext.write(notebook, stream, fmt="ipynb")

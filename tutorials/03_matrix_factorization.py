@@ -160,12 +160,12 @@ assert collisions == 0
 # `MatrixFactorizationModel` wraps the train and validation interactions in loaders with exact
 # negatives. We use 10-dimensional vectors and a learning rate of 0.01 (Adam for the vectors; the
 # biases get their own optimizer, which lesson 04 explains). `CourseTrainer` is a PyTorch Lightning
-# `Trainer` with quiet, reproducible defaults (we switch its progress bar off to keep the lesson
-# quiet). Training takes a few seconds.
+# `Trainer` with quiet, reproducible defaults and one progress line that moves once per epoch and
+# shows the latest losses. Training takes a few seconds.
 
 # %%
 model = MatrixFactorizationModel(train=train, val=validation, embedding_dim=10, lr=1e-2)
-trainer = CourseTrainer(model, max_epochs=10, enable_progress_bar=False)
+trainer = CourseTrainer(model, max_epochs=10)
 
 # %% tags=["nbval-ignore-output"]
 trainer.fit(model)

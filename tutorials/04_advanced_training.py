@@ -292,9 +292,11 @@ print(TUNED)
 
 # %% [markdown]
 # Larger vectors can express more tastes, but with Adam at 0.01 they overfit within ten epochs; a
-# lower rate lets them grow more carefully. A caveat worth remembering: these settings were chosen
-# *because* they score well on this validation set, so their score on it is optimistic. A real
-# project would confirm them on a test set it had never looked at (lesson 02).
+# lower rate and a little weight decay (an L2 pull of the embeddings towards zero) let them grow more
+# carefully. There is no learning-rate schedule: section 5 showed the validation loss it would
+# watch is a poor signal here. A caveat worth remembering: these settings were chosen *because*
+# they score well on this validation set, so their score on it is optimistic. A real project would
+# confirm them on a test set it had never looked at (lesson 02).
 
 # %% tags=["nbval-ignore-output"]
 settings = dict(TUNED)
@@ -357,9 +359,8 @@ print(f"saved {save_trained_model(tuned_model, 'mf_tuned').name}")
 # What the table says:
 #
 # * Every matrix factorization model beats popularity by a wide margin at the top of the list.
-# * Approximate negatives cost nothing measurable here. (Their fit time above includes drawing
-#   the progress bar of the Collie code, which the other models ran without; the exercise times
-#   the two samplers fairly.)
+# * Approximate negatives cost nothing measurable here, with these small models (the exercise
+#   tries them with the tuned settings).
 # * The bias optimizer and the schedule move the third decimal; the tuned embedding size and
 #   learning rate move the second. Tune the things that matter first.
 #
@@ -378,14 +379,16 @@ _, approximate_seconds = fit_timed(exercise_model, max_epochs=max_epochs)
 exercise = compare_models({"tuned, exact": tuned_model, "tuned, approximate": exercise_model},
                           val_interactions, train_interactions)
 print(exercise.round(4).to_string())
-assert abs(exercise["masked"]["MAP@10"].diff().iloc[-1]) < 0.02
+assert exercise["masked"].loc["tuned, exact", "MAP@10"] > exercise["masked"].loc["tuned, approximate", "MAP@10"]
 
 # %% [markdown]
-# At the top of the list (MAP@10, MRR) the two are close; approximate negatives lose a little
-# AUC, the metric that counts every (liked, not liked) pair, which is what a few percent of
-# mislabelled pairs blur. On a million items a user's share of the catalogue is tiny, collisions
-# all but vanish and exact sampling only costs time and memory, so the approximate loader is the
-# one to deploy. The fit times (not checked, they vary):
+# Not free this time: with the tuned settings, approximate negatives cost about two points of
+# masked MAP@10. The tuned model is big and fits the training data closely, and with approximate
+# sampling about 6 % of its "negatives" are movies the user liked (section 2): the closer a model
+# fits, the harder it pushes those liked movies down. With the small models of section 3 the
+# effect was lost in the noise. On a million items, though, a user's share of the catalogue is
+# tiny, collisions all but vanish, and exact sampling only costs time and memory: there the
+# approximate loader is the one to deploy. The fit times (not checked, they vary):
 
 # %% tags=["nbval-ignore-output"]
 print(f"exact negatives: {seconds['tuned']:.1f} s   approximate negatives: {approximate_seconds:.1f} s")

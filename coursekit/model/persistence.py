@@ -9,13 +9,14 @@ it further, rebuild it with those settings and call ``load_weights``.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 import torch
+
+from coursekit._files import atomic_write
 
 FORMAT_VERSION = 1
 
@@ -124,15 +125,5 @@ def _atomic_torch_save(payload: Any, path: Path) -> None:
         raise IsADirectoryError(f"path {str(path)!r} is a folder; give a file name such as {str(path / 'model.pt')!r}")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"cannot save to {str(path)!r}: the folder {str(path.parent)!r} does not exist")
-    # Write next to the target, then rename: os.replace is atomic on one file system,
-    # so readers see the old file or the new one, never half of one.
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as stream:
+        torch.save(payload, stream)
