@@ -30,11 +30,10 @@ import h5py
 import numpy as np
 import pandas as pd
 import torch
-import torch.distributed as dist
 
 from coursekit._files import atomic_write
 from coursekit._checks import as_id_array, check_int, default_seed
-from coursekit.loaders import Batch, EpochCounter
+from coursekit.loaders import Batch, BatchLoader
 from coursekit.sampling import sample_approximate
 
 # Storage chunk of the HDF5 datasets, in rows: 64 Ki int64 = 512 KiB, a good unit for
@@ -260,7 +259,7 @@ def _size(name: str, given: int | None, stored: int) -> int:
     return given
 
 
-class HDF5InteractionsDataLoader:
+class HDF5InteractionsDataLoader(BatchLoader):
     """Batches ``((users, positive_items), negative_items)`` read block by block from an HDF5 file.
 
     Rows are read in contiguous blocks of ``batches_per_block * batch_size`` rows.
@@ -292,9 +291,6 @@ class HDF5InteractionsDataLoader:
         Batches per read; larger blocks mean fewer reads and a better shuffle, more memory.
     """
 
-    # Lightning inspects ``loader.batch_sampler`` of anything that has a ``sampler``.
-    batch_sampler = None
-
     def __init__(
         self,
         hdf5_interactions: HDF5Interactions,
@@ -307,27 +303,9 @@ class HDF5InteractionsDataLoader:
     ) -> None:
         if not isinstance(hdf5_interactions, HDF5Interactions):
             raise TypeError(f"hdf5_interactions must be HDF5Interactions, got {type(hdf5_interactions).__name__}")
+        super().__init__(batch_size, shuffle, drop_last, seed)
         self.interactions = hdf5_interactions
-        self.batch_size = check_int("batch_size", batch_size, minimum=1)
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
-        self.seed = default_seed(seed)
         self.block_size = self.batch_size * check_int("batches_per_block", batches_per_block, minimum=1)
-        self.sampler = EpochCounter()
-
-    @property
-    def num_negative_samples(self) -> int:
-        return self.interactions.num_negative_samples
-
-    def _shard(self) -> tuple[int, int]:
-        if dist.is_available() and dist.is_initialized():
-            return dist.get_rank(), dist.get_world_size()
-        return 0, 1
-
-    def __len__(self) -> int:
-        _, world = self._shard()
-        n = math.ceil(len(self.interactions) / world)
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def _segments(self, epoch: int, rank: int, world: int) -> list[tuple[int, int]]:
         """File row ranges ``(start, stop)`` this rank reads in ``epoch``, in order."""
@@ -350,9 +328,7 @@ class HDF5InteractionsDataLoader:
         return segments
 
     def __iter__(self) -> Iterator[Batch]:
-        epoch = self.sampler.epoch
-        self.sampler.epoch += 1
-        rank, world = self._shard()
+        epoch, rank, world = self._next_epoch()
         rng = np.random.default_rng([self.seed, epoch, rank, 1])
         users_left = items_left = np.empty(0, dtype=np.int64)
         for start, stop in self._segments(epoch, rank, world):

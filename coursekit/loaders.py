@@ -42,12 +42,56 @@ class EpochCounter:
         self.epoch = int(epoch)
 
 
-class _InteractionsLoader:
-    """Shared batching, shuffling, seeding and distributed sharding."""
+class BatchLoader:
+    """What every coursekit loader shares: batch size, per-epoch seeding, distributed sharding.
 
-    exact: bool
+    Subclasses set ``self.interactions`` (with ``num_items``, ``num_negative_samples`` and
+    ``len()``) and implement ``__iter__``.
+    """
+
     # Lightning inspects ``loader.batch_sampler`` of anything that has a ``sampler``.
     batch_sampler = None
+
+    def __init__(self, batch_size: int, shuffle: bool, drop_last: bool, seed: int | None) -> None:
+        self.batch_size = check_int("batch_size", batch_size, minimum=1)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.seed = default_seed(seed)
+        self.sampler = EpochCounter()
+
+    @property
+    def num_negative_samples(self) -> int:
+        return self.interactions.num_negative_samples
+
+    @staticmethod
+    def _shard() -> tuple[int, int]:
+        """``(rank, world_size)`` of this process; ``(0, 1)`` outside ``torch.distributed``."""
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
+
+    def _next_epoch(self) -> tuple[int, int, int]:
+        """The epoch to draw now (then advance the counter), with this process's rank and world size."""
+        epoch = self.sampler.epoch
+        self.sampler.epoch += 1
+        return (epoch, *self._shard())
+
+    def __len__(self) -> int:
+        _, world = self._shard()
+        rows = math.ceil(len(self.interactions) / world)  # every rank gets the same share, padded
+        return rows // self.batch_size if self.drop_last else math.ceil(rows / self.batch_size)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({len(self.interactions)} interactions, batch_size={self.batch_size}, "
+            f"shuffle={self.shuffle}, {self.num_negative_samples} negatives each)"
+        )
+
+
+class _InteractionsLoader(BatchLoader):
+    """Batches over in-memory ``Interactions``; subclasses choose how negatives are drawn."""
+
+    exact: bool
 
     def __init__(
         self,
@@ -59,29 +103,15 @@ class _InteractionsLoader:
     ) -> None:
         if not all(hasattr(interactions, a) for a in ("mat", "num_items", "num_negative_samples")):
             raise TypeError(f"interactions must be a coursekit Interactions, got {type(interactions).__name__}")
+        super().__init__(batch_size, shuffle, drop_last, seed)
         self.interactions = interactions
-        self.batch_size = check_int("batch_size", batch_size, minimum=1)
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
-        self.seed = default_seed(seed)
-        self.sampler = EpochCounter()
         self._users = interactions.users
         self._items = interactions.items
 
-    @property
-    def num_negative_samples(self) -> int:
-        return self.interactions.num_negative_samples
-
-    def _shard(self) -> tuple[int, int]:
-        if dist.is_available() and dist.is_initialized():
-            return dist.get_rank(), dist.get_world_size()
-        return 0, 1
-
-    def _positions(self, epoch: int) -> np.ndarray:
+    def _positions(self, epoch: int, rank: int, world: int) -> np.ndarray:
         """Interaction indices this process visits in ``epoch``."""
         n = len(self._users)
         order = np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle else np.arange(n)
-        rank, world = self._shard()
         if world > 1:
             # Every process must see the same number of batches, or DDP waits forever:
             # pad by wrapping around, as torch's DistributedSampler does.
@@ -89,16 +119,9 @@ class _InteractionsLoader:
             order = np.resize(order, per_rank * world)[rank::world]
         return order
 
-    def __len__(self) -> int:
-        rank, world = self._shard()
-        n = math.ceil(len(self._users) / world)
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
-
     def __iter__(self) -> Iterator[Batch]:
-        epoch = self.sampler.epoch
-        self.sampler.epoch += 1
-        rank, _ = self._shard()
-        positions = self._positions(epoch)
+        epoch, rank, world = self._next_epoch()
+        positions = self._positions(epoch, rank, world)
         rng = np.random.default_rng([self.seed, epoch, rank, 1])
         stop = len(positions) - len(positions) % self.batch_size if self.drop_last else len(positions)
         for start in range(0, stop, self.batch_size):
@@ -108,12 +131,6 @@ class _InteractionsLoader:
 
     def _negatives(self, rng: np.random.Generator, users: np.ndarray) -> np.ndarray:
         raise NotImplementedError
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({len(self._users)} interactions, batch_size={self.batch_size}, "
-            f"shuffle={self.shuffle}, {self.num_negative_samples} negatives each)"
-        )
 
 
 class InteractionsDataLoader(_InteractionsLoader):
@@ -137,7 +154,8 @@ class InteractionsDataLoader(_InteractionsLoader):
 
     def _negatives(self, rng: np.random.Generator, users: np.ndarray) -> np.ndarray:
         interactions = self.interactions
-        return sample_exact(rng, interactions.sampling_index, interactions.num_items, users, self.num_negative_samples)
+        index, num_items = interactions.sampling_index, interactions.num_items
+        return sample_exact(rng, index, num_items, users, self.num_negative_samples)
 
 
 class ApproximateNegativeSamplingInteractionsDataLoader(_InteractionsLoader):
