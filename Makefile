@@ -46,6 +46,7 @@ notebooks: install data
 		--nbval-sanitize-with tutorials/sanitize.cfg tutorials/
 
 bench: install data
+	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/run.py
 
 clean:
