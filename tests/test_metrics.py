@@ -339,3 +339,68 @@ def test_evaluate_errors():
         evaluate_in_batches([mapk], test, model, train_interactions=wide)
     with pytest.raises(ValueError, match="no interactions"):
         evaluate_in_batches([mapk], FakeInteractions(sp.csr_matrix((40, 30))), model)
+
+
+# ------------------------------------------------------------------ fast paths (wide rows, many relevant items)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_top_k_items_match_a_stable_sort_on_wide_rows(ties):
+    # Wide enough for the blockwise top-k (with a partial last block); ties straddle the cut-off.
+    from coursekit.metrics import _top_k_items
+
+    rng = np.random.default_rng(11 + ties)
+    scores, _ = random_batch(rng, num_users=12, num_items=3001, ties=ties)
+    scores[3, :] = NEG_INF  # every item masked
+    scores[4, 2990:] = 10.0  # the best items in the partial last block
+    for k in (1, 10, 37):
+        expected = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
+        assert torch.equal(_top_k_items(scores, k), expected)
+
+
+def test_evaluate_matches_reference_with_ties_infinities_and_many_relevant_items():
+    # Rows with hundreds of relevant items take the searchsorted path, the others one pass per item;
+    # the model itself returns -inf and +inf, and some test items are also training items.
+    rng = np.random.default_rng(12)
+    num_users, num_items = 12, 400
+    scores = torch.from_numpy(rng.integers(0, 6, size=(num_users, num_items)).astype(np.float32))
+    scores[1, :5] = NEG_INF
+    scores[2, 7] = float("inf")
+    test = rng.random((num_users, num_items)) < np.linspace(0.02, 0.8, num_users)[:, None]
+    test[2, 7] = True
+    train = rng.random((num_users, num_items)) < 0.2
+    test_x, train_x, model = FakeInteractions(test), FakeInteractions(train), FakeModel(scores)
+    assert test.sum(axis=1).max() > 200
+    for batch_size in (5, 64):
+        got = evaluate_in_batches(ALL_METRICS, test_x, model, k=7, batch_size=batch_size, train_interactions=train_x)
+        expected = expected_means(model, test_x, train_x, k=7)
+        assert got == pytest.approx([expected[m.__name__] for m in ALL_METRICS], rel=1e-12)
+
+
+def test_scores_differing_by_a_subnormal_amount_with_denormals_flushed():
+    # Normal scores whose difference is subnormal: with flush-to-zero on, s - t == 0 for s != t, so the
+    # metrics must not rely on the sign of a difference then.
+    tiny = torch.finfo(torch.float32).tiny
+    scores = torch.tensor([[1.5 * tiny, tiny, 1.25 * tiny, 2.0 * tiny]])
+    targets = torch.tensor([[False, True, False, False]])
+    expected = {m.__name__: m(scores, targets, k=2) for m in ALL_METRICS}
+    assert expected["auc"].item() == 0.0 and expected["mrr"].item() == 0.25
+    if not torch.set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush denormals")
+    try:
+        for metric in ALL_METRICS:
+            assert torch.equal(metric(scores, targets, k=2), expected[metric.__name__]), metric.__name__
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def test_nan_only_at_masked_items_is_allowed_in_evaluation():
+    test, train, model = make_setup(seed=6)
+    train_mask = torch.from_numpy(train.mat.toarray() > 0)
+    clean = evaluate_in_batches(ALL_METRICS, test, model, k=5, train_interactions=train)
+    model.scores = model.scores.clone()
+    model.scores[train_mask] = float("nan")  # overwritten by the mask
+    assert evaluate_in_batches(ALL_METRICS, test, model, k=5, train_interactions=train) == clean
+    model.scores[~train_mask & torch.from_numpy(test.mat.toarray() == 0)] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        evaluate_in_batches(ALL_METRICS, test, model, k=5, train_interactions=train)
