@@ -723,7 +723,8 @@ def evaluate_in_batches(
     train_counts = np.diff(train_mat.indptr) if train_mat is not None else np.zeros(test_shape[0], dtype=np.int64)
     device = _model_device(model)
 
-    from tqdm.auto import tqdm
+    # Plain tqdm: tqdm.auto warns on stderr in a notebook kernel without ipywidgets.
+    from tqdm import tqdm
 
     # One value per (metric, user), summed in user order at the end: the result does not depend on batching.
     per_user = np.zeros((len(metrics), len(users)))

@@ -185,8 +185,10 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
     def score_all_items(self, user_ids: torch.Tensor) -> torch.Tensor:
         """Scores ``[B, num_items]`` of every item for each user (no dropout, no gradients)."""
         users = self._check_user_tensor(user_ids).to(self.device)
-        scores = self.user_embeddings(users) @ self.item_embeddings.weight.T
-        return scores + self.user_biases(users) + self.item_biases.weight.T
+        # One fused matrix product with the item biases, then the user biases in place: a batch of
+        # 1024 users x 50k items is 200 MB, so every avoided temporary counts.
+        scores = torch.addmm(self.item_biases.weight.T, self.user_embeddings(users), self.item_embeddings.weight.T)
+        return scores.add_(self.user_biases(users))
 
     def _user_vectors(self) -> torch.Tensor:
         return self.user_embeddings.weight.detach()
