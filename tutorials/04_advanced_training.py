@@ -299,6 +299,7 @@ print(TUNED)
 # confirm them on a test set it had never looked at (lesson 02).
 
 # %% tags=["nbval-ignore-output"]
+seed_everything(22)  # the seed benchmarks/quality.py uses, so the numbers below match its table
 settings = dict(TUNED)
 max_epochs = settings.pop("max_epochs")
 tuned_model = MatrixFactorizationModel(train=train_interactions, val=val_interactions, **settings)

@@ -65,8 +65,8 @@ assert 180 in star_wars.index[1:6]  # Return of the Jedi
 
 # %% [markdown]
 # The model was never told that *Return of the Jedi* is a sequel; it found out from who liked
-# what. The rest of the list is the adventure classics of the same audience. Two more films, from
-# quite different shelves:
+# what. The rest of the list is what the same audience loved: the other Star Wars film and the
+# crowd-pleasers of the mid-nineties. Two more films, from quite different shelves:
 
 # %%
 for item_id in (0, 126):  # Toy Story (1995), The Godfather (1972)
@@ -146,7 +146,7 @@ assert (side_by_side["held out?"] == "yes").sum() >= 1
 #
 # ## 5. A map of the catalogue
 #
-# The vectors have 30 dimensions; to look at them we project onto the two directions along which
+# The tuned vectors have 64 dimensions; to look at them we project onto the two directions along which
 # they vary most (principal component analysis, computed with an SVD by `plots.project_2d`). Each
 # grey dot is a movie, larger for more popular movies; a few well-known titles are labelled.
 
@@ -171,7 +171,7 @@ assert abs(first_axis_vs_popularity) > 0.5
 # as genre: old classics such as *Casablanca* and *The Godfather: Part II* sit at one end, the
 # 1996-97 releases (*Scream*, *Liar Liar*, *Titanic*), new when the data was collected, at the
 # other. Nobody told the model when a film came out; the audiences differ. Two dimensions show only
-# a slice of the 30; movies close on the map can still be far apart in the full space, so trust the
+# a slice of the 64; movies close on the map can still be far apart in the full space, so trust the
 # similarity lists over the picture.
 #
 # ## Exercise
@@ -196,7 +196,7 @@ def build_lesson03_model():
 
 lesson03_model = load_or_train_model("mf_lesson03", build_lesson03_model)
 columns = {}
-for name, m in [("tuned (30 dims)", model), ("lesson 03 (10 dims)", lesson03_model)]:
+for name, m in [("tuned (64 dims)", model), ("lesson 03 (10 dims)", lesson03_model)]:
     similar = with_titles(m.item_item_similarity(99).iloc[1:6], movies)
     columns[name] = similar["title"].to_numpy()
     columns[f"{name} similarity"] = similar["similarity"].round(4).to_numpy()
