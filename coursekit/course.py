@@ -64,6 +64,10 @@ def _matplotlib_defaults() -> None:
         import matplotlib as mpl
     except ImportError:  # plots are optional
         return
+    if _in_notebook_kernel():
+        # Show plots inline even where MPLBACKEND names a non-interactive backend (e.g. Agg on CI),
+        # so a lesson's stored outputs are the same wherever it runs.
+        mpl.use("module://matplotlib_inline.backend_inline")
     mpl.rcParams.update(
         {
             "figure.figsize": (7, 4),
@@ -75,3 +79,12 @@ def _matplotlib_defaults() -> None:
             "font.size": 11,
         }
     )
+
+
+def _in_notebook_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
