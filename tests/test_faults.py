@@ -4,7 +4,7 @@ Already covered elsewhere, not repeated: a truncated download and a connection c
 (tests/test_movielens.py), a corrupted or changed cache caught by its checksum (same file),
 Ctrl-C from a callback at the end of a batch and resuming from a checkpoint (tests/test_trainer.py),
 an exception inside ``torch.save`` keeping the old model file and loading weights of another
-embedding size (tests/test_model.py), DDP with ``ddp_spawn`` (tests/test_trainer.py).
+embedding size (tests/test_model.py).
 """
 
 from __future__ import annotations

@@ -202,21 +202,6 @@ def test_resuming_from_an_epoch_checkpoint_matches_an_uninterrupted_run(tmp_path
     assert trainer.history.equals(reference.history)  # history travels in the checkpoint too
 
 
-@pytest.mark.slow
-def test_ddp_on_two_cpu_processes_trains_a_usable_model():
-    from coursekit.metrics import auc, evaluate_in_batches
-
-    train = two_tastes()
-    m = MatrixFactorizationModel(train, embedding_dim=4, lr=5e-2, batch_size=50, seed=0)
-    (before,) = evaluate_in_batches([auc], train, m, progress=False)
-    trainer = CourseTrainer(
-        m, max_epochs=6, accelerator="cpu", devices=2, strategy="ddp_spawn", enable_progress_bar=False
-    )
-    trainer.fit(m)
-    (after,) = evaluate_in_batches([auc], train, m, progress=False)
-    assert before == pytest.approx(0.5, abs=0.1) and after > 0.8  # weights came back from the workers
-
-
 # -- course.setup ----------------------------------------------------------------------------------
 
 
