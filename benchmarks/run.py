@@ -34,7 +34,7 @@ REFERENCE_5M = {
 }
 CPP_BPR_EPOCH_5M = 4.0  # implicit's C++ BPR, one epoch (one negative per interaction)
 
-STEPS = ("build", "sample_exact", "sample_approx", "train_approx", "train_exact", "evaluate", "ml100k")
+STEPS = ("build", "sample_exact", "sample_approx", "train_approx", "train_exact", "evaluate", "similarity", "ml100k")
 
 
 def data_folder() -> Path:
@@ -178,6 +178,20 @@ def step_evaluate(args):
     return {"seconds": seconds, "users": int((test.mat.getnnz(axis=1) > 0).sum()), "values": values}
 
 
+def step_similarity(args):
+    """Item-item and user-user similarity and top-10 recommendations over the whole catalogue."""
+    x, _ = _interactions(args)
+    model = _model(x, args)
+    model.eval()
+    start = time.perf_counter()
+    for item in range(10):
+        model.item_item_similarity(item)
+    for user in range(10):
+        model.user_user_similarity(user)
+        model.recommend(user, k=10)
+    return {"seconds": (time.perf_counter() - start) / 10}
+
+
 def step_ml100k(args):
     from pytorch_lightning import seed_everything
 
@@ -281,6 +295,9 @@ def table(results: dict, args) -> str:
         e = r["evaluate"]
         add(f"evaluate {e['users']} users (MAP@10, MRR, AUC, masked)", "evaluate", e["seconds"],
             rss=e["peak_rss_mib"])
+    if "similarity" in r:
+        add("item + user similarity + top-10, one query each", "-", r["similarity"]["seconds"],
+            rss=r["similarity"]["peak_rss_mib"])
     if "ml100k" in r:
         m = r["ml100k"]
         add("ML-100K lesson: 10-epoch fit", "-", m["seconds"], rss=m["peak_rss_mib"])
@@ -339,6 +356,12 @@ def main(argv=None) -> None:
     info["torch_threads"] = args.threads
     settings = {k: getattr(args, k) for k in ("size", "threads", "batch_size", "eval_batch_size", "negatives", "dim",
                                                 "repeat")}
+    path = HERE / "results" / f"scale-{args.size}.json"
+    if set(results) != set(STEPS) and path.exists():
+        # A partial run updates its steps in a full run's record made with the same settings.
+        previous = json.loads(path.read_text())
+        if previous.get("settings", {}) | {"repeat": args.repeat} == settings:
+            results = {**previous["results"], **results}
     text = table(results, args)
     print(f"coursekit benchmark, {args.size} interactions; batch_size={args.batch_size}, "
           f"{args.negatives} negatives, embedding_dim={args.dim}, adam + sgd biases, {args.threads} torch thread(s)")
@@ -346,7 +369,7 @@ def main(argv=None) -> None:
     print(text)
     if args.size == "5M":
         print(f"(implicit's C++ BPR: ~{CPP_BPR_EPOCH_5M:g} s per epoch with 1 negative per interaction)")
-    write_json(HERE / "results" / f"scale-{args.size}.json",
+    write_json(path,
                {"settings": settings, "machine": info, "results": results, "table": text,
                 "reference_5M": REFERENCE_5M, "created": time.strftime("%Y-%m-%d %H:%M:%S")})
 
