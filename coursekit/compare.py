@@ -132,8 +132,9 @@ def popular_share(model: Any, train: Any, k: int = 10, head: int = 100) -> float
 
     Recommendations leave out each user's training items, as a recommender would; every user
     with training interactions counts once. Popularity counts training interactions (ties go to
-    the lower item id). 1.0 means every list is made of blockbusters only, as
-    ``PopularityModel``'s are when ``head >= k``.
+    the lower item id). 1.0 means every list is made of blockbusters only; even
+    ``PopularityModel`` scores below 1.0 when users have already seen much of the head,
+    since seen items are left out.
     """
     import numpy as np
     import torch

@@ -235,6 +235,12 @@ class HDF5Interactions:
             self._file.close()
         self._file = None
 
+    def __enter__(self) -> "HDF5Interactions":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_file"] = None

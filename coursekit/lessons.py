@@ -87,9 +87,10 @@ def implicit_movielens(
     """MovieLens 100K as implicit feedback: every rating of at least ``min_rating`` stars.
 
     Item ``i`` is MovieLens movie ``i + 1`` (ids are only decremented, not re-encoded), so
-    movies nobody rated that high are empty columns (``allow_missing_ids=True``) and
-    ``read_movielens_df_item`` rows line up with item ids. Timestamps are kept for
-    :func:`coursekit.cross_validation.temporal_split`.
+    titles from ``read_movielens_df_item`` join on ``item_id - 1``. Movies nobody rated that
+    high are empty columns (``allow_missing_ids=True``), and the last such movies (1675-1682)
+    get no column at all: ``num_items`` is the largest id kept plus one. Timestamps are kept
+    for :func:`coursekit.cross_validation.temporal_split`.
 
     With the defaults: 55,375 interactions, 943 users, 1,674 items.
     """

@@ -31,7 +31,6 @@ __all__ = [
     "adaptive_hinge",
     "warp",
     "get_loss",
-    "resolve_loss",
     "LOSSES",
 ]
 
@@ -262,8 +261,3 @@ def get_loss(name_or_callable: str | LossFunction, num_negative_samples: int = 1
         return name_or_callable
     kind = type(name_or_callable).__name__
     raise TypeError(f"loss must be a name or a callable, got {name_or_callable!r} ({kind})")
-
-
-def resolve_loss(name_or_callable: str | LossFunction, num_negative_samples: int = 1) -> LossFunction:
-    """Alias of :func:`get_loss` (same rule: ``'bpr'``/``'hinge'`` become adaptive when ``N > 1``)."""
-    return get_loss(name_or_callable, num_negative_samples)

@@ -223,3 +223,12 @@ class TestHDF5InteractionsDataLoader(LoaderContract):
         assert loader.block_size == 8 * 64 > len(data)
         users, items, _, sizes = epoch_arrays(loader)
         assert pairs(users, items) == pairs(data.users, data.items) and len(sizes) == len(loader)
+
+
+def test_hdf5_interactions_close_their_file_as_a_context_manager(tmp_path):
+    path = write_hdf5(pd.DataFrame({"user_id": [0, 1, 1], "item_id": [1, 0, 2]}), tmp_path / "x.h5")
+    with HDF5Interactions(path, num_negative_samples=1) as data:
+        users, items = data.read(0, 3)
+        assert data._file is not None  # opened by the read
+    assert data._file is None
+    np.testing.assert_array_equal(users, [0, 1, 1])

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from coursekit import losses
-from coursekit.losses import adaptive_bpr, adaptive_hinge, bpr, get_loss, hinge, resolve_loss, warp
+from coursekit.losses import adaptive_bpr, adaptive_hinge, bpr, get_loss, hinge, warp
 
 ALL_LOSSES = [bpr, hinge, adaptive_bpr, adaptive_hinge, warp]
 
@@ -151,7 +151,6 @@ def test_get_loss_switches_to_adaptive_with_several_negatives():
     assert get_loss("bpr", num_negative_samples=5) is adaptive_bpr
     assert get_loss("hinge", num_negative_samples=2) is adaptive_hinge
     assert get_loss("warp", num_negative_samples=5) is warp
-    assert resolve_loss("hinge", 3) is adaptive_hinge
     # callables are never replaced
     assert get_loss(bpr, num_negative_samples=5) is bpr
 
