@@ -168,16 +168,15 @@ def load_or_train_model(name: str, build: Callable[[], M]) -> M:
     ``build`` trains and returns a coursekit model; it is only called when no model was saved.
     The loaded model is on the CPU and in eval mode; so is a freshly built one.
     """
+    from coursekit.lessons import load_or_build
     from coursekit.model import load_model
 
     if not callable(build):
         raise TypeError(f"build must be a function of no arguments, got {type(build).__name__}")
-    path = model_path(name)
-    if path.exists():
-        return load_model(path)
-    model = build()
-    save_trained_model(model, name)
-    return model.eval()
+    def load(model_name: str) -> M:
+        return load_model(model_path(model_name))
+
+    return load_or_build(name, lambda: build().eval(), load=load, save=save_trained_model)
 
 
 def save_trained_model(model: Any, name: str) -> Path:

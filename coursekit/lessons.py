@@ -70,14 +70,25 @@ def load_artifact(name: str) -> Any:
     return joblib.load(path)
 
 
-def load_or_build(name: str, build: Callable[[], T]) -> T:
-    """Load the artefact ``name`` if it was saved, else return ``build()`` (saved for next time)."""
+def load_or_build(
+    name: str,
+    build: Callable[[], T],
+    load: Callable[[str], T] = load_artifact,
+    save: Callable[[T, str], Any] = save_artifact,
+) -> T:
+    """Load the artefact ``name`` if it was saved, else return ``build()`` (saved for next time).
+
+    ``load`` (raising ``FileNotFoundError`` when nothing was saved) and ``save`` default to joblib
+    artefacts; :func:`coursekit.compare.load_or_train_model` passes the model file format instead.
+    """
     if not callable(build):
         raise TypeError(f"build must be a function of no arguments, got {type(build).__name__}")
-    if artifact_path(name).exists():
-        return load_artifact(name)
+    try:
+        return load(name)
+    except FileNotFoundError:
+        pass
     obj = build()
-    save_artifact(obj, name)
+    save(obj, name)
     return obj
 
 
