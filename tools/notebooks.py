@@ -11,6 +11,7 @@ from coursekit._files import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS = ROOT / "tutorials"
+SANITIZE = TUTORIALS / "sanitize.cfg"
 
 
 def lessons(folder: Path = TUTORIALS) -> list[Path]:

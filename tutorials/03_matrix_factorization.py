@@ -164,7 +164,7 @@ assert collisions == 0
 # shows the latest losses. Training takes a few seconds.
 
 # %%
-model = MatrixFactorizationModel(train=train, val=validation, embedding_dim=10, lr=1e-2)
+model = MatrixFactorizationModel(train=train, val=validation, embedding_dim=10, lr=1e-2, seed=22)
 trainer = CourseTrainer(model, max_epochs=10)
 
 # %% tags=["nbval-ignore-output"]
@@ -260,7 +260,7 @@ print(f"saved {path.name}")
 
 # %%
 # Solution
-bpr_model = MatrixFactorizationModel(train=train, val=validation, embedding_dim=10, lr=1e-2, loss="bpr")
+bpr_model = MatrixFactorizationModel(train=train, val=validation, embedding_dim=10, lr=1e-2, loss="bpr", seed=22)
 fit_timed(bpr_model, max_epochs=10)
 exercise = compare_models({"hinge (adaptive)": model, "bpr (adaptive)": bpr_model}, validation, train)
 print(exercise.round(4).to_string())
