@@ -13,7 +13,13 @@ ML100K_SEED ?= $(CURDIR)/../shared/data/ml-100k
 
 STAMP := $(VENV)/.installed
 
-.PHONY: install data course test unit notebooks bench check-notebooks clean
+.PHONY: install data course test unit notebooks isolation bench check-notebooks clean dist binder wheel-check binder-check
+
+# `make notebooks LESSON=05_similarity` checks one lesson; `make course LESSON=05_similarity` runs one.
+LESSON ?=
+# The notebook check: nbval, with the measured-number tolerances of tools/tolerances.py.
+NBVAL = PYTHONPATH=tools $(BIN)/python -m pytest -q -p no:randomly -p nbval_tolerances --nbval \
+	--nbval-current-env --nbval-sanitize-with tutorials/sanitize.cfg
 
 install: $(STAMP)
 
@@ -33,17 +39,40 @@ data:
 	fi
 
 course: install data
-	$(BIN)/python tools/run_course.py
+	$(BIN)/python tools/run_course.py $(LESSON)
 
 test: unit notebooks
 
+# PYTEST_ARGS passes options through, e.g. PYTEST_ARGS='-m "not course"' skips the lesson runs.
+PYTEST_ARGS ?=
 unit: install data
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest tests -q $(PYTEST_ARGS)
 
 notebooks: install data
 	$(BIN)/python tools/check_notebooks.py
-	$(BIN)/python -m pytest -q -p no:randomly --nbval --nbval-current-env \
-		--nbval-sanitize-with tutorials/sanitize.cfg tutorials/
+	$(NBVAL) $(if $(LESSON),tutorials/$(LESSON).ipynb,tutorials/)
+
+# Every lesson alone in a fresh data folder, then the course in reverse order.
+isolation: install data
+	$(BIN)/python tools/check_isolation.py $(LESSON)
+
+# sdist and wheel of the library (distribution coursekit-recsys) in dist/.
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist . >/dev/null
+	@ls dist
+
+# Pin binder/requirements.txt to the versions this environment (CI's) was tested with.
+binder: install
+	$(BIN)/python tools/binder_requirements.py
+
+# What Colab does: only the wheel, one lesson in an empty folder, compared with its stored outputs.
+wheel-check: dist data
+	ML100K_SEED="$(ML100K_SEED)" tools/check_wheel.sh $(or $(LESSON),03_matrix_factorization)
+
+# What repo2docker does: a fresh venv from binder/requirements.txt, then the notebook check.
+binder-check: data
+	DATA_PATH="$(DATA_PATH)" tools/check_binder.sh
 
 bench: install data
 	$(BIN)/python benchmarks/quality.py

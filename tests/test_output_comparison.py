@@ -86,3 +86,17 @@ def test_tolerance_tags():
     assert both.abs == max(tolerances.TOLERANCES[k].abs for k in ("metrics", "embeddings"))
     with pytest.raises(ValueError, match="unknown tolerance tag approx-metric: use one of approx-metrics"):
         tolerances.tolerance_of(["approx-metric"])
+
+
+def test_pieces_of_one_stream_are_merged_in_order():
+    pieces = [stream("saved mf.pt"), stream("\n"), stream("oops\n", "stderr"), stream("next\n")]
+    merged = outputs.merge_streams(pieces)
+    assert [(o["name"], o["text"]) for o in merged] == [("stdout", "saved mf.pt\n"), ("stderr", "oops\n"), ("stdout", "next\n")]
+    sanitizers = outputs.read_sanitizers(Path(__file__).resolve().parents[1] / "tutorials" / "sanitize.cfg")
+    assert outputs.equivalent([stream("saved mf.pt\n")], pieces[:2], None, False, sanitizers)
+
+
+def test_a_percentage_is_compared_as_a_fraction():
+    assert outputs.align_text("liked: 30.3% of rows", "liked: 30.6% of rows", LOOSE) == "liked: 30.3% of rows"
+    assert outputs.align_text("liked: 30.3% of rows", "liked: 32.6% of rows", LOOSE) == "liked: 32.6% of rows"
+    assert outputs.largest_differences("a 30.3%", "a 30.6%")[1] == pytest.approx(0.003)

@@ -14,7 +14,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-# A decimal number as Python and pandas print it: 0.0477, -1.5e-03, 12,345.6, 7.5%  ('%' stays text).
+# A decimal number as Python and pandas print it: 0.0477, -1.5e-03, 12,345.6, 7.5% ('%' stays text;
+# a percentage is compared as the fraction it stands for, so one tolerance serves both spellings).
 DECIMAL = re.compile(r"(?<![\w.])[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)\.\d+(?:[eE][-+]?\d+)?(?![\w.])")
 
 
@@ -34,8 +35,9 @@ def split_numbers(text: str) -> tuple[list[str], list[str]]:
     return DECIMAL.split(text), DECIMAL.findall(text)
 
 
-def _value(number: str) -> float:
-    return float(number.replace(",", ""))
+def _values(numbers: list[str], skeleton: list[str]) -> list[float]:
+    """The numbers as floats; a percentage (a number followed by '%') as the fraction it stands for."""
+    return [float(n.replace(",", "")) / (100 if after.startswith("%") else 1) for n, after in zip(numbers, skeleton[1:])]
 
 
 def align_text(reference: str, text: str, tolerance: Tolerance) -> str:
@@ -50,8 +52,8 @@ def align_text(reference: str, text: str, tolerance: Tolerance) -> str:
     if skeleton != ref_skeleton:
         return text
     kept = [
-        ref if ref == new or tolerance.agrees(_value(ref), _value(new)) else new
-        for ref, new in zip(ref_numbers, numbers)
+        ref if ref == new or tolerance.agrees(a, b) else new
+        for ref, new, a, b in zip(ref_numbers, numbers, _values(ref_numbers, skeleton), _values(numbers, skeleton))
     ]
     pieces = [skeleton[0]]
     for number, piece in zip(kept, skeleton[1:]):
@@ -100,12 +102,28 @@ def largest_differences(reference: str, text: str) -> tuple[bool, float, float]:
     if skeleton != ref_skeleton:
         return False, float("nan"), float("nan")
     largest_abs = largest_rel = 0.0
-    for ref, new in zip(ref_numbers, numbers):
-        a, b = _value(ref), _value(new)
+    for a, b in zip(_values(ref_numbers, skeleton), _values(numbers, skeleton)):
         largest_abs = max(largest_abs, abs(a - b))
         if a != b:
             largest_rel = max(largest_rel, abs(a - b) / max(abs(a), 1e-12))
     return True, largest_abs, largest_rel
+
+
+def merge_streams(outputs: list) -> list:
+    """``outputs`` with consecutive pieces of the same stream joined into one output.
+
+    How a kernel splits printed text into messages depends on timing; joined, the same text is
+    stored the same way every run.
+    """
+    merged: list = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (output.get("output_type") == "stream" and previous is not None
+                and previous.get("output_type") == "stream" and previous.get("name") == output.get("name")):
+            previous["text"] = _joined(previous["text"]) + _joined(output["text"])
+        else:
+            merged.append(copy.deepcopy(output))
+    return merged
 
 
 def read_sanitizers(path) -> list[tuple[re.Pattern, str]]:
@@ -129,6 +147,7 @@ def equivalent(reference: list, outputs: list, tolerance: Tolerance | None, igno
     skeleton alone when ``ignore_numbers`` (cells whose output is not checked). Everything that is not
     text (images, HTML) must be identical, so a changed plot is never mistaken for an old one.
     """
+    reference, outputs = merge_streams(reference), merge_streams(outputs)
     if len(reference) != len(outputs):
         return False
     for ref, new in zip(reference, outputs):

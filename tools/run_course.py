@@ -2,7 +2,8 @@
 
 The .py file is the source of truth: each notebook is rebuilt from it, executed in a fresh
 kernel (working directory tutorials/), stripped of timing metadata and written in place.
-A second run on an unchanged tree leaves every file as it was: cell ids are derived from the
+First, each lesson's badges and install cell are regenerated from pyproject.toml
+(tools/lesson_header.py). A second run on an unchanged tree leaves every file as it was: cell ids are derived from the
 cells' sources, and a cell whose new outputs say what its stored outputs say (as the regression
 check judges it: exact text, tolerances for tagged cells, timings ignored in unchecked cells)
 keeps its stored outputs. Prints each lesson's run time.
@@ -26,8 +27,10 @@ import jupytext
 import nbformat
 from nbclient import NotebookClient
 
+import lesson_header
+from coursekit._files import atomic_write
 from notebooks import SANITIZE, TUTORIALS, lessons, write_atomically
-from outputs import equivalent, read_sanitizers
+from outputs import equivalent, merge_streams, read_sanitizers
 from tolerances import tolerance_of
 
 KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -56,13 +59,23 @@ def keep_equivalent_outputs(notebook: nbformat.NotebookNode, stored_path: Path) 
             continue
         tags = cell.metadata.get("tags", [])
         if equivalent(old.outputs, cell.outputs, tolerance_of(tags), IGNORE_OUTPUT in tags, sanitizers):
-            cell.outputs, cell.execution_count = old.outputs, old.execution_count
+            cell.outputs, cell.execution_count = merge_streams(old.outputs), old.execution_count
             kept += 1
     return kept
 
 
+def regenerate_header(source: Path) -> None:
+    """Rewrite the lesson's badge line and install cell from pyproject.toml when they differ."""
+    text = source.read_text(encoding="utf-8")
+    rendered = lesson_header.render(text, source.stem, lesson_header.project())
+    if rendered != text:
+        with atomic_write(source, "w") as stream:
+            stream.write(rendered)
+
+
 def run(source: Path, out: Path | None = None) -> float:
     """Execute lesson ``source``; write it beside its source (or into folder ``out``); return seconds."""
+    regenerate_header(source)
     notebook = jupytext.read(source)
     notebook.metadata["kernelspec"] = KERNEL
     notebook.metadata["language_info"] = {"name": "python"}
@@ -75,6 +88,8 @@ def run(source: Path, out: Path | None = None) -> float:
     seconds = time.perf_counter() - started
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = merge_streams(cell.outputs)
     notebook.metadata.pop("widgets", None)
     target = source.with_suffix(".ipynb") if out is None else out / f"{source.stem}.ipynb"
     if out is None:

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 01 · From star ratings to implicit feedback
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/coursekit/coursekit/blob/main/tutorials/01_data_prep.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/coursekit/coursekit/blob/main/tutorials/01_data_prep.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/coursekit/coursekit/main?labpath=tutorials/01_data_prep.ipynb)
 #
 # Every recommender starts with a table of who did what. In this lesson you meet the one we use
 # throughout the course, MovieLens 100K, and turn it into the shape the rest of the course trains
@@ -12,13 +12,21 @@
 # interactions for lesson 02.
 
 # %%
-# On Colab or Binder, install coursekit first (a no-op where it is already installed).
-import importlib.util
+# On Colab or Binder, install the course's library first (nothing happens where it is installed).
+import glob
+import importlib.metadata
 import subprocess
 import sys
 
-if importlib.util.find_spec("coursekit") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/coursekit/coursekit"], check=True)
+try:
+    importlib.metadata.version("coursekit-recsys")  # this course's coursekit, not another package of that name
+except importlib.metadata.PackageNotFoundError:
+    wheels = sorted(glob.glob("coursekit_recsys-*.whl"))  # a wheel uploaded beside the notebook wins
+    source = wheels[-1] if wheels else "coursekit-recsys @ git+https://github.com/coursekit/coursekit"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], capture_output=True, text=True)
+    if pip.returncode != 0:
+        print("coursekit could not be installed: upload its wheel (coursekit_recsys-*.whl, from `make dist`) next to "
+              "this notebook and run this cell again, or run `pip install /path/to/a/clone` yourself.")
 
 # %% [markdown]
 # `setup()` makes the lesson reproducible: it pins PyTorch to one CPU thread, seeds the random

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 02 · Train and validation: random, stratified and temporal splits
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/coursekit/coursekit/blob/main/tutorials/02_splits.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/coursekit/coursekit/blob/main/tutorials/02_splits.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/coursekit/coursekit/main?labpath=tutorials/02_splits.ipynb)
 #
 # To find out whether a recommender works, we hide some interactions from it while it trains and
 # then check whether it ranks them highly. *Which* interactions we hide decides what the resulting
@@ -10,13 +10,21 @@
 # MovieLens interactions of lesson 01: loaded if lesson 01 saved them, rebuilt otherwise.
 
 # %%
-# On Colab or Binder, install coursekit first (a no-op where it is already installed).
-import importlib.util
+# On Colab or Binder, install the course's library first (nothing happens where it is installed).
+import glob
+import importlib.metadata
 import subprocess
 import sys
 
-if importlib.util.find_spec("coursekit") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/coursekit/coursekit"], check=True)
+try:
+    importlib.metadata.version("coursekit-recsys")  # this course's coursekit, not another package of that name
+except importlib.metadata.PackageNotFoundError:
+    wheels = sorted(glob.glob("coursekit_recsys-*.whl"))  # a wheel uploaded beside the notebook wins
+    source = wheels[-1] if wheels else "coursekit-recsys @ git+https://github.com/coursekit/coursekit"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], capture_output=True, text=True)
+    if pip.returncode != 0:
+        print("coursekit could not be installed: upload its wheel (coursekit_recsys-*.whl, from `make dist`) next to "
+              "this notebook and run this cell again, or run `pip install /path/to/a/clone` yourself.")
 
 # %%
 import matplotlib.pyplot as plt

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 03 · Matrix factorization: a first recommender
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/coursekit/coursekit/blob/main/tutorials/03_matrix_factorization.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/coursekit/coursekit/blob/main/tutorials/03_matrix_factorization.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/coursekit/coursekit/main?labpath=tutorials/03_matrix_factorization.ipynb)
 #
 # This is where the course starts to recommend. You will meet the model behind most
 # collaborative recommenders, matrix factorization: every user and every movie becomes a short
@@ -14,13 +14,21 @@
 # saves the trained model for lesson 05.
 
 # %%
-# On Colab or Binder, install coursekit first (a no-op where it is already installed).
-import importlib.util
+# On Colab or Binder, install the course's library first (nothing happens where it is installed).
+import glob
+import importlib.metadata
 import subprocess
 import sys
 
-if importlib.util.find_spec("coursekit") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/coursekit/coursekit"], check=True)
+try:
+    importlib.metadata.version("coursekit-recsys")  # this course's coursekit, not another package of that name
+except importlib.metadata.PackageNotFoundError:
+    wheels = sorted(glob.glob("coursekit_recsys-*.whl"))  # a wheel uploaded beside the notebook wins
+    source = wheels[-1] if wheels else "coursekit-recsys @ git+https://github.com/coursekit/coursekit"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], capture_output=True, text=True)
+    if pip.returncode != 0:
+        print("coursekit could not be installed: upload its wheel (coursekit_recsys-*.whl, from `make dist`) next to "
+              "this notebook and run this cell again, or run `pip install /path/to/a/clone` yourself.")
 
 # %%
 import matplotlib.pyplot as plt
@@ -175,8 +183,8 @@ model.eval()  # scoring mode: no dropout (we use none, but it is the habit)
 # The trainer kept one row per epoch: the mean training and validation loss, and each
 # optimizer's learning rate.
 
-# %%
-print(trainer.history.round(4).to_string())
+# %% tags=["approx-training"]
+print(trainer.history.to_string(float_format="{:.4f}".format))
 
 # %%
 trainer.plot_history()
@@ -205,7 +213,7 @@ plt.show()
 # * **AUC**: the probability that a random held-out movie outranks a random movie the user never
 #   interacted with (0.5 is chance).
 
-# %%
+# %% tags=["approx-metrics"]
 mapk_score, mrr_score, auc_score = evaluate_in_batches([mapk, mrr, auc], validation, model)
 print(f"unmasked   MAP@10 {mapk_score:.4f}   MRR {mrr_score:.4f}   AUC {auc_score:.4f}")
 masked_map, masked_mrr, masked_auc = evaluate_in_batches([mapk, mrr, auc], validation, model, train_interactions=train)
@@ -229,10 +237,10 @@ assert masked_map > 2 * mapk_score and masked_mrr > mrr_score
 # means most of anyone's likes are popular movies. `compare_models` evaluates several models both
 # ways into one table.
 
-# %%
+# %% tags=["approx-metrics"]
 popularity = PopularityModel(train=train)
 table = compare_models({"popularity": popularity, "matrix factorization": model}, validation, train)
-print(table.round(4).to_string())
+print(table.to_string(float_format="{:.4f}".format))
 assert table.loc["matrix factorization", ("masked", "MAP@10")] > 1.5 * table.loc["popularity", ("masked", "MAP@10")]
 assert table.loc["matrix factorization", ("masked", "AUC")] > table.loc["popularity", ("masked", "AUC")]
 
@@ -258,12 +266,12 @@ print(f"saved {path.name}")
 # `loss="bpr"` (adaptive BPR, since there are 10 negatives) and compare the two in one table.
 # Which loss ranks better at the top of the list here?
 
-# %%
+# %% tags=["approx-metrics"]
 # Solution
 bpr_model = MatrixFactorizationModel(train=train, val=validation, embedding_dim=10, lr=1e-2, loss="bpr", seed=22)
 fit_timed(bpr_model, max_epochs=10)
 exercise = compare_models({"hinge (adaptive)": model, "bpr (adaptive)": bpr_model}, validation, train)
-print(exercise.round(4).to_string())
+print(exercise.to_string(float_format="{:.4f}".format))
 assert 0.85 < exercise.loc["bpr (adaptive)", ("masked", "AUC")] < 1
 assert exercise.loc["hinge (adaptive)", ("masked", "MAP@10")] > exercise.loc["bpr (adaptive)", ("masked", "MAP@10")]
 

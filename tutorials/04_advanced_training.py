@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 04 · Advanced training: approximate negatives, bias optimizers, learning-rate schedules
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/coursekit/coursekit/blob/main/tutorials/04_advanced_training.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/coursekit/coursekit/blob/main/tutorials/04_advanced_training.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/coursekit/coursekit/main?labpath=tutorials/04_advanced_training.ipynb)
 #
 # Lesson 03 trained a matrix factorization model with the default settings. This lesson opens
 # three of those settings and asks, for each, *why* it matters: drawing negatives without checking
@@ -12,13 +12,21 @@
 # if missing) and retrains lesson 03's model with the same settings, so it runs on its own.
 
 # %%
-# On Colab or Binder, install coursekit first (a no-op where it is already installed).
-import importlib.util
+# On Colab or Binder, install the course's library first (nothing happens where it is installed).
+import glob
+import importlib.metadata
 import subprocess
 import sys
 
-if importlib.util.find_spec("coursekit") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/coursekit/coursekit"], check=True)
+try:
+    importlib.metadata.version("coursekit-recsys")  # this course's coursekit, not another package of that name
+except importlib.metadata.PackageNotFoundError:
+    wheels = sorted(glob.glob("coursekit_recsys-*.whl"))  # a wheel uploaded beside the notebook wins
+    source = wheels[-1] if wheels else "coursekit-recsys @ git+https://github.com/coursekit/coursekit"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], capture_output=True, text=True)
+    if pip.returncode != 0:
+        print("coursekit could not be installed: upload its wheel (coursekit_recsys-*.whl, from `make dist`) next to "
+              "this notebook and run this cell again, or run `pip install /path/to/a/clone` yourself.")
 
 # %%
 import time
@@ -128,7 +136,7 @@ trainer.fit(model); model.eval()
 seconds["approximate negatives"] = time.perf_counter() - started
 approximate_model = model
 
-# %%
+# %% tags=["approx-metrics"]
 mapk_score, mrr_score, auc_score = evaluate_in_batches([mapk, mrr, auc], val_interactions, model)
 print(f"MAP@10 {mapk_score:.4f}   MRR {mrr_score:.4f}   AUC {auc_score:.4f}   (unmasked)")
 assert 0.85 < auc_score < 1
@@ -137,7 +145,7 @@ assert 0.85 < auc_score < 1
 # How often is the hardest of a row's 10 negatives, the only one the adaptive hinge learns from,
 # actually a liked movie? We score one batch with the trained model:
 
-# %%
+# %% tags=["approx-metrics"]
 (users, positives), negatives = next(iter(train_loader))
 with torch.no_grad():
     negative_scores = model(users[:, None], negatives)
@@ -213,7 +221,7 @@ for ax, (name, m) in zip(axes, [("one Adam for everything", single_model), ("Ada
     ax.set_title(f"{name}: Spearman {popularity_correlation(m):.2f}")
 plt.show()
 
-# %%
+# %% tags=["approx-metrics", "approx-embeddings"]
 rho_single, rho_separate = popularity_correlation(single_model), popularity_correlation(separate_model)
 bias_models = {"one optimizer": single_model, "separate bias optimizer": separate_model}
 curse = pd.DataFrame(
@@ -227,7 +235,7 @@ curse = pd.DataFrame(
         for name, m in bias_models.items()
     }
 ).T
-print(curse.round(4).to_string())
+print(curse.to_string(float_format="{:.4f}".format))
 assert rho_single > rho_separate > 0.3
 assert curse.loc["one optimizer", "bias spread (std)"] > 5 * curse.loc["separate bias optimizer", "bias spread (std)"]
 
@@ -245,8 +253,8 @@ assert curse.loc["one optimizer", "bias spread (std)"] > 5 * curse.loc["separate
 # validation loss when there is validation data) has not improved for one epoch, the learning rate
 # is divided by 10. `trainer.history` records the rates each epoch used:
 
-# %%
-print(separate_trainer.history.round(4).to_string())
+# %% tags=["approx-training"]
+print(separate_trainer.history.to_string(float_format="{:.4f}".format))
 
 # %% [markdown]
 # Lesson 03 explained why the validation loss is a poor signal here: its negatives include the
@@ -265,10 +273,10 @@ plots.plot_learning_rates(separate_trainer.history, ax=axes[0]).set_title("Reduc
 plots.plot_learning_rates(constant_trainer.history, ax=axes[1]).set_title("constant (lr_scheduler_func=None)")
 plt.show()
 
-# %%
+# %% tags=["approx-metrics"]
 schedules = pd.DataFrame({"plateau": evaluate_model(separate_model, val_interactions, train_interactions),
                           "constant": evaluate_model(constant_model, val_interactions, train_interactions)}).T
-print(schedules.round(4).to_string())
+print(schedules.to_string(float_format="{:.4f}".format))
 assert separate_trainer.history["lr"].iloc[-1] < 1e-3 and constant_trainer.history["lr"].eq(1e-2).all()
 
 # %% [markdown]
@@ -317,7 +325,7 @@ started = time.perf_counter()
 popularity = PopularityModel(train=train_interactions)
 seconds["popularity"] = time.perf_counter() - started
 
-# %%
+# %% tags=["approx-metrics"]
 models = {
     "popularity": popularity,
     "basic (lesson 03)": basic_model,
@@ -328,7 +336,7 @@ models = {
     "tuned": tuned_model,
 }
 table = compare_models(models, val_interactions, train_interactions)
-print(table.round(4).to_string())
+print(table.to_string(float_format="{:.4f}".format))
 
 # %% [markdown]
 # How long each took to fit on this machine (times vary from run to run, so this cell is not
@@ -371,13 +379,13 @@ print(f"saved {save_trained_model(tuned_model, 'mf_tuned').name}")
 # settings: train `TUNED` with the approximate loaders of section 2 and compare it with the tuned
 # model in one table. Which one would you deploy on a catalogue of a million items?
 
-# %%
+# %% tags=["approx-metrics"]
 # Solution
 exercise_model = MatrixFactorizationModel(train=train_loader, val=val_loader, **settings, seed=22)
 _, approximate_seconds = fit_timed(exercise_model, max_epochs=max_epochs)
 exercise = compare_models({"tuned, exact": tuned_model, "tuned, approximate": exercise_model},
                           val_interactions, train_interactions)
-print(exercise.round(4).to_string())
+print(exercise.to_string(float_format="{:.4f}".format))
 assert exercise["masked"].loc["tuned, exact", "MAP@10"] > exercise["masked"].loc["tuned, approximate", "MAP@10"]
 
 # %% [markdown]

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 05 · What the model learnt: similar movies, similar users, recommendations
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/coursekit/coursekit/blob/main/tutorials/05_similarity.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/coursekit/coursekit/blob/main/tutorials/05_similarity.ipynb) [![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/coursekit/coursekit/main?labpath=tutorials/05_similarity.ipynb)
 #
 # A trained matrix factorization model is more than a scoring function: its vectors place every
 # movie and every user in a shared "taste space". In this lesson you look inside it. You find the
@@ -11,13 +11,21 @@
 # if you start with this lesson).
 
 # %%
-# On Colab or Binder, install coursekit first (a no-op where it is already installed).
-import importlib.util
+# On Colab or Binder, install the course's library first (nothing happens where it is installed).
+import glob
+import importlib.metadata
 import subprocess
 import sys
 
-if importlib.util.find_spec("coursekit") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/coursekit/coursekit"], check=True)
+try:
+    importlib.metadata.version("coursekit-recsys")  # this course's coursekit, not another package of that name
+except importlib.metadata.PackageNotFoundError:
+    wheels = sorted(glob.glob("coursekit_recsys-*.whl"))  # a wheel uploaded beside the notebook wins
+    source = wheels[-1] if wheels else "coursekit-recsys @ git+https://github.com/coursekit/coursekit"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], capture_output=True, text=True)
+    if pip.returncode != 0:
+        print("coursekit could not be installed: upload its wheel (coursekit_recsys-*.whl, from `make dist`) next to "
+              "this notebook and run this cell again, or run `pip install /path/to/a/clone` yourself.")
 
 # %%
 import matplotlib.pyplot as plt
@@ -57,9 +65,9 @@ print(movies.loc[movies["item_id"] == 50, ["item_id", "movie_title"]].to_string(
 # expresses its tastes) and the biases (how popular it is) are left out: we ask what a movie is
 # *like*, not how much it is liked.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 star_wars = with_titles(model.item_item_similarity(49).head(6), movies)
-print(star_wars.round(4).to_string())
+print(star_wars.to_string(float_format="{:.4f}".format))
 assert star_wars.index[0] == 49
 assert 180 in star_wars.index[1:6]  # Return of the Jedi
 
@@ -68,9 +76,9 @@ assert 180 in star_wars.index[1:6]  # Return of the Jedi
 # what. The rest of the list is what the same audience loved: the other Star Wars film and the
 # crowd-pleasers of the mid-nineties. Two more films, from quite different shelves:
 
-# %%
+# %% tags=["nbval-ignore-output"]
 for item_id in (0, 126):  # Toy Story (1995), The Godfather (1972)
-    print(with_titles(model.item_item_similarity(item_id).head(6), movies).round(4).to_string(), end="\n\n")
+    print(with_titles(model.item_item_similarity(item_id).head(6), movies).to_string(float_format="{:.4f}".format), end="\n\n")
 godfather = model.item_item_similarity(126).head(6)
 assert 186 in godfather.index  # The Godfather: Part II
 
@@ -85,10 +93,10 @@ assert 186 in godfather.index  # The Godfather: Part II
 # real? Users whose vectors agree should have liked many of the same movies; we check with the
 # *Jaccard* overlap of their training movies (shared movies / movies liked by either).
 
-# %%
+# %% tags=["nbval-ignore-output"]
 user = 0
 similar_users = model.user_user_similarity(user)
-print(similar_users.head(6).round(4).to_string())
+print(similar_users.head(6).to_string(float_format="{:.4f}".format))
 
 liked = [set(row) for row in np.split(train.mat.indices, train.mat.indptr[1:-1])]
 
@@ -107,7 +115,7 @@ overlap = pd.Series(
     },
     name="mean Jaccard overlap with user 0",
 )
-print(overlap.round(4).to_string())
+print(overlap.to_string(float_format="{:.4f}".format))
 assert overlap["5 most similar users"] > 1.5 * overlap["all other users"] > overlap["5 least similar users"]
 
 # %% [markdown]
@@ -122,7 +130,7 @@ assert overlap["5 most similar users"] > 1.5 * overlap["all other users"] > over
 # the model itself scores highest (their most typical likes), the ten recommendations, and mark
 # the recommendations that are among the user's held-out validation movies.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 recommended = with_titles(model.recommend(user, k=10), movies)
 scores = model.get_item_predictions(user)
 typical_likes = scores[scores.index.isin(list(liked[user]))].head(10)
@@ -158,7 +166,7 @@ fig, ax = plt.subplots(figsize=(9, 7))
 plots.plot_item_embeddings(model, labels={i: titles[i] for i in labelled}, sizes=3 + popularity / 10, ax=ax)
 plt.show()
 
-# %%
+# %% tags=["approx-embeddings"]
 points = plots.project_2d(model.item_embeddings.weight)
 first_axis_vs_popularity = pd.Series(points[:, 0]).corr(pd.Series(np.log1p(popularity)), method="spearman")
 print(f"rank correlation of the first axis with popularity: {first_axis_vs_popularity:.4f}")
@@ -182,7 +190,7 @@ assert abs(first_axis_vs_popularity) > 0.5
 # `fit_timed` if it is missing) and compare its five movies most similar to *Fargo* (item 99)
 # with the tuned model's.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 # Solution
 from coursekit.compare import fit_timed
 from coursekit.model import MatrixFactorizationModel
