@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coursekit._checks import as_id_array, check_int
+from coursekit._checks import as_id_array, check_int, shown
 
 
 def convert_to_implicit(
@@ -41,9 +41,9 @@ def convert_to_implicit(
     """
     _check_columns(df, [user_col, item_col, ratings_col])
     if isinstance(min_rating_to_keep, bool) or not isinstance(min_rating_to_keep, numbers.Real):
-        raise TypeError(f"min_rating_to_keep must be a number, got {min_rating_to_keep!r}")
+        raise TypeError(f"min_rating_to_keep must be a number, got {shown(min_rating_to_keep)}")
     if min_rating_to_keep != min_rating_to_keep:  # NaN would silently keep nothing
-        raise ValueError(f"min_rating_to_keep must be a number, got {min_rating_to_keep!r}")
+        raise ValueError(f"min_rating_to_keep must be a number, got {shown(min_rating_to_keep)}")
     ratings = df[ratings_col].reset_index(drop=True)
     if not pd.api.types.is_numeric_dtype(ratings) or pd.api.types.is_bool_dtype(ratings):
         raise TypeError(f"column {ratings_col!r} must hold numeric ratings, got dtype {ratings.dtype}")
@@ -84,6 +84,10 @@ class IdEncoder:
     Each ID's index is its position among the sorted unique raw IDs when they can be sorted,
     so integer IDs keep their order (MovieLens's ``1..943`` become ``0..942``); when they
     cannot (e.g. strings mixed with numbers) it is the order of first appearance.
+
+    A column mixing booleans, integers and floats (``True``, ``1``, ``1.0``) is refused with
+    a ``TypeError``: Python and pandas treat those as one value, so distinct raw IDs would
+    merge into one index. Convert such a column to one type first.
 
     Examples
     --------
@@ -199,12 +203,40 @@ def _as_index(values: Any) -> pd.Index:
 
 def _vocabulary(values: pd.Series, name: str) -> pd.Index:
     if values.isna().any():
-        raise ValueError(f"{name} contains missing IDs (NaN/None) at row {values.index[values.isna()][0]!r}")
+        raise ValueError(f"{name} contains missing IDs (NaN/None) at row {shown(values.index[values.isna()][0])}")
+    _check_one_number_type(values, name)
     uniques = _as_index(pd.unique(values))
     try:
         return uniques.sort_values()
     except TypeError:  # e.g. strings mixed with numbers: keep first-appearance order
         return uniques
+
+
+def _number_kind(kind: type) -> str | None:
+    if issubclass(kind, (bool, np.bool_)):
+        return "bool"
+    if issubclass(kind, numbers.Integral):
+        return "int"
+    if issubclass(kind, numbers.Number):
+        return "float"
+    return None  # strings, tuples...: never equal to a number
+
+
+def _check_one_number_type(values: pd.Series, name: str) -> None:
+    """Refuse an object column holding more than one of bool, int and float: equal values would merge."""
+    if values.dtype != object:
+        return  # a typed column holds one kind of value
+    kinds = {_number_kind(kind) for kind in set(map(type, values.array))} - {None}
+    if len(kinds) > 1:
+        examples = []
+        for kind in sorted(kinds):
+            example = next(value for value in values.array if _number_kind(type(value)) == kind)
+            examples.append(f"{shown(example)} ({kind})")
+        raise TypeError(
+            f"{name} mixes number types, e.g. {' and '.join(examples)}: equal values such as 1, 1.0 and "
+            f"True would become one ID. Convert the column to one type first (e.g. df[{name!r}].astype(str) "
+            "keeps them apart)"
+        )
 
 
 def _encode(vocabulary: pd.Index, raw_ids: Any, name: str) -> np.ndarray:
@@ -215,7 +247,7 @@ def _encode(vocabulary: pd.Index, raw_ids: Any, name: str) -> np.ndarray:
     unknown = codes < 0
     if unknown.any():
         examples = list(pd.unique(raw[unknown]))
-        raise ValueError(f"{len(examples)} unknown {name} ID(s), not seen by IdEncoder.fit: {examples[:5]}")
+        raise ValueError(f"{len(examples)} unknown {name} ID(s), not seen by IdEncoder.fit: {shown(examples[:5])}")
     return codes.astype(np.int64, copy=False)
 
 
