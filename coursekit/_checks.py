@@ -49,8 +49,11 @@ def check_fraction(name: str, value: Any, allow_zero: bool = False) -> float:
     return value
 
 
-def as_id_array(name: str, values: Any) -> np.ndarray:
-    """Convert a sequence of IDs to a 1-D int64 array, rejecting NaN, negatives, strings and fractions."""
+def as_id_array(name: str, values: Any, offset: int = 0) -> np.ndarray:
+    """Convert a sequence of IDs to a 1-D int64 array, rejecting NaN, negatives, strings and fractions.
+
+    ``offset`` is added to positions in messages, for a block read from a longer column.
+    """
     if hasattr(values, "detach"):  # torch tensor
         values = values.detach().cpu().numpy()
     array = np.asarray(values)
@@ -70,7 +73,7 @@ def as_id_array(name: str, values: Any) -> np.ndarray:
         if unusable.any():
             position = int(np.flatnonzero(unusable)[0])
             value = "NaN" if np.isnan(array[position]) else repr(array[position].item())
-            raise ValueError(f"{name} contains {value} at position {position}")
+            raise ValueError(f"{name} contains {value} at position {position + offset}")
         fractional = array != np.round(array)
         if fractional.any():
             bad = array[fractional][0].item()  # a Python float: numpy 2 would print np.float64(1.5)
@@ -113,9 +116,14 @@ def check_no_missing_ids(name: str, ids: np.ndarray, size: int) -> None:
         return
     # Fewer interactions than ids: some must be missing. Never allocate `size` flags here,
     # since raw IDs (e.g. 10**12) would otherwise end in a MemoryError.
-    distinct = np.unique(ids)
-    missing = np.setdiff1d(np.arange(min(size, len(distinct) + 5)), distinct)
-    raise missing_ids_error(name, size - len(distinct), missing, size)
+    check_distinct(name, np.unique(ids), size)
+
+
+def check_distinct(name: str, distinct: np.ndarray, size: int) -> None:
+    """Raise :func:`missing_ids_error` unless the sorted unique ids ``distinct`` fill ``0..size-1``."""
+    if len(distinct) < size:
+        missing = np.setdiff1d(np.arange(min(size, len(distinct) + 5)), distinct)
+        raise missing_ids_error(name, size - len(distinct), missing, size)
 
 
 def check_present(name: str, present: np.ndarray) -> None:
