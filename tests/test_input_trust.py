@@ -23,7 +23,7 @@ def test_zero_rating_is_not_a_positive_in_len_sampling_or_mat(recwarn, capsys):
     data = Interactions(users=[0, 0, 1, 1], items=[0, 1, 1, 2], ratings=[1, 0, 1, 1], num_negative_samples=1, seed=0)
     assert len(data) == 3 == data.mat.nnz
     assert data.mat.toarray().tolist() == [[1, 0, 0], [0, 1, 1]]
-    (users, items), negatives = data[np.arange(len(data))]
+    (users, items), _ = data[np.arange(len(data))]
     assert sorted(zip(users.tolist(), items.tolist())) == [(0, 0), (1, 1), (1, 2)]
     # Item 1 is not user 0's positive, so it is a valid (indeed the likeliest) negative for them.
     draws = np.concatenate([data[[0] * 50][1].numpy().ravel() for _ in range(4)])
