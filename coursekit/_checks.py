@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-# With allow_missing_ids=True an id space may exceed the ids in use, up to this many ids per
+# With allow_missing_ids=True an inferred id space may exceed the ids in use, up to this many ids per
 # interaction (or MIN_ID_SPACE ids, whichever is larger): beyond, the matrix and the sampling
 # index would allocate gigabytes for a few rows, which is nearly always a raw, unencoded id.
 MAX_IDS_PER_INTERACTION = 100

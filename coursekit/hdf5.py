@@ -179,7 +179,8 @@ class HDF5Interactions:
     seed
         Seeds the generator used by ``__getitem__`` for negatives.
     allow_missing_ids
-        Allow ids in ``0..size-1`` that never occur, as for ``Interactions`` (bounded the same way).
+        Allow ids in ``0..size-1`` that never occur, as for ``Interactions``; sizes taken from
+        the file are then bounded as ``Interactions`` bounds the sizes it infers.
 
     Raises
     ------
@@ -221,9 +222,11 @@ class HDF5Interactions:
             largest_user, largest_item = _largest_id(f["users"], "users"), _largest_id(f["items"], "items")
         self.num_users = id_space_size("num_users", _given(num_users, stored["num_users"]), largest_user, "users")
         self.num_items = id_space_size("num_items", _given(num_items, stored["num_items"]), largest_item, "items")
-        if allow_missing_ids:
-            check_sparse_id_space("users", self.num_users, self.num_interactions)
-            check_sparse_id_space("items", self.num_items, self.num_interactions)
+        if allow_missing_ids:  # the file's sizes play the part of Interactions' inferred ones
+            if num_users is None:
+                check_sparse_id_space("users", self.num_users, self.num_interactions)
+            if num_items is None:
+                check_sparse_id_space("items", self.num_items, self.num_interactions)
         else:
             self._check_no_missing_ids()
         self.num_negative_samples = check_int("num_negative_samples", num_negative_samples, minimum=1)

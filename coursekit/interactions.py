@@ -46,9 +46,10 @@ class Interactions(Dataset):
         Negatives returned per interaction.
     allow_missing_ids
         Allow ids in ``0..max`` that never occur (otherwise an error, since a gap
-        usually means the ids were not encoded). Even then an id space may hold at most
-        ``max(1_000_000, 100 x interactions)`` ids, so a raw id such as ``2e8`` fails
-        fast instead of allocating gigabytes.
+        usually means the ids were not encoded). Even then an id space inferred from the
+        ids (``num_users`` / ``num_items`` not given) may hold at most
+        ``max(1_000_000, 100 x interactions)`` ids, so a raw id such as ``2e8`` fails fast
+        instead of allocating gigabytes.
     remove_duplicate_user_item_pairs
         Keep one row of a repeated (user, item) pair: the one with the highest rating, the
         first of equals (its timestamp too), as :func:`coursekit.utils.convert_to_implicit` does.
@@ -100,9 +101,11 @@ class Interactions(Dataset):
         if not allow_missing_ids:
             _check_no_missing_ids("users", users, self.num_users)
             _check_no_missing_ids("items", items, self.num_items)
-        else:
-            check_sparse_id_space("users", self.num_users, len(users))
-            check_sparse_id_space("items", self.num_items, len(items))
+        else:  # an id space inferred from the ids (not given) must stay near the data's size
+            if num_users is None:
+                check_sparse_id_space("users", self.num_users, len(users))
+            if num_items is None:
+                check_sparse_id_space("items", self.num_items, len(items))
         users, items, ratings, timestamps = _drop_non_positive(users, items, ratings, timestamps)
 
         # Sort by (user, item) so the CSR is canonical and the sampling keys are sorted;

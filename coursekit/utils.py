@@ -87,7 +87,8 @@ class IdEncoder:
 
     A column mixing booleans, integers and floats (``True``, ``1``, ``1.0``) is refused with
     a ``TypeError``: Python and pandas treat those as one value, so distinct raw IDs would
-    merge into one index. Convert such a column to one type first.
+    merge into one index; so is looking up IDs of another number type than the fitted ones
+    (``1.0`` or ``True`` among integer IDs). Convert such IDs to one type first.
 
     Examples
     --------
@@ -204,12 +205,15 @@ def _as_index(values: Any) -> pd.Index:
 def _vocabulary(values: pd.Series, name: str) -> pd.Index:
     if values.isna().any():
         raise ValueError(f"{name} contains missing IDs (NaN/None) at row {shown(values.index[values.isna()][0])}")
-    _check_one_number_type(values, name)
+    _check_one_number_type(_number_kinds(values), name)
     uniques = _as_index(pd.unique(values))
     try:
         return uniques.sort_values()
     except TypeError:  # e.g. strings mixed with numbers: keep first-appearance order
         return uniques
+
+
+_DTYPE_NUMBER_KIND = {"b": "bool", "i": "int", "u": "int", "f": "float", "c": "float"}
 
 
 def _number_kind(kind: type) -> str | None:
@@ -222,20 +226,28 @@ def _number_kind(kind: type) -> str | None:
     return None  # strings, tuples...: never equal to a number
 
 
-def _check_one_number_type(values: pd.Series, name: str) -> None:
-    """Refuse an object column holding more than one of bool, int and float: equal values would merge."""
+def _number_kinds(values: pd.Index | pd.Series) -> dict[str, Any]:
+    """The number kinds (bool, int, float) among ``values``, each with a first example."""
+    kind = _DTYPE_NUMBER_KIND.get(values.dtype.kind)
+    if kind is not None:  # a typed column holds one kind of value
+        return {kind: values.array[0]} if len(values) else {}
     if values.dtype != object:
-        return  # a typed column holds one kind of value
-    kinds = {_number_kind(kind) for kind in set(map(type, values.array))} - {None}
+        return {}  # strings, datetimes, categoricals of those
+    found: dict[str, Any] = {}
+    for value_type in set(map(type, values.array)):
+        number_kind = _number_kind(value_type)
+        if number_kind is not None and number_kind not in found:
+            found[number_kind] = next(v for v in values.array if _number_kind(type(v)) == number_kind)
+    return found
+
+
+def _check_one_number_type(kinds: dict[str, Any], name: str) -> None:
+    """Refuse IDs holding more than one of bool, int and float: Python and pandas merge equal values."""
     if len(kinds) > 1:
-        examples = []
-        for kind in sorted(kinds):
-            example = next(value for value in values.array if _number_kind(type(value)) == kind)
-            examples.append(f"{shown(example)} ({kind})")
+        examples = " and ".join(f"{shown(value)} ({kind})" for kind, value in sorted(kinds.items()))
         raise TypeError(
-            f"{name} mixes number types, e.g. {' and '.join(examples)}: equal values such as 1, 1.0 and "
-            f"True would become one ID. Convert the column to one type first (e.g. df[{name!r}].astype(str) "
-            "keeps them apart)"
+            f"mixed number types in {name}, e.g. {examples}: equal values such as 1, 1.0 and True would "
+            f"become one ID. Convert the IDs to one type first (e.g. .astype(str) keeps them apart)"
         )
 
 
@@ -243,6 +255,8 @@ def _encode(vocabulary: pd.Index, raw_ids: Any, name: str) -> np.ndarray:
     if isinstance(raw_ids, (str, bytes)) or not isinstance(raw_ids, Iterable):
         raise TypeError(f"raw {name} IDs must be a list or array of IDs, got the single value {raw_ids!r}")
     raw = _as_index(raw_ids)
+    # 1.0 or True looked up among integer IDs would silently take the index of 1.
+    _check_one_number_type({**_number_kinds(raw), **_number_kinds(vocabulary)}, f"raw {name} IDs and the fitted ones")
     codes = vocabulary.get_indexer(raw)
     unknown = codes < 0
     if unknown.any():

@@ -106,10 +106,18 @@ def test_duplicates_kept_when_asked():
 
 def test_id_encoder_refuses_ids_that_python_would_merge():
     df = pd.DataFrame({"user_id": pd.Series([1, 1.0, True], dtype=object), "item_id": [10, 11, 12]})
-    with pytest.raises(TypeError, match=r"user_id mixes number types.*1, 1.0 and True would become one ID"):
+    with pytest.raises(TypeError, match=r"mixed number types in user_id, e.g. True \(bool\) and 1.0 \(float\) and 1 \(int\)"):
         IdEncoder().fit(df)
     as_strings = df.assign(user_id=df.user_id.astype(str))
     assert IdEncoder().fit(as_strings).num_users == 3
+
+
+@pytest.mark.parametrize("raw", [[True], [1.0], np.array([1.0])], ids=["bool", "float-list", "float-array"])
+def test_id_encoder_does_not_look_up_other_number_types(raw):
+    encoder = IdEncoder().fit(pd.DataFrame({"user_id": [1, 2], "item_id": [1, 2]}))
+    with pytest.raises(TypeError, match="mixed number types in raw user IDs and the fitted ones"):
+        encoder.encode_users(raw)  # True or 1.0 would silently take the index of 1
+    assert encoder.encode_users(np.array([2, 1], dtype=np.int32)).tolist() == [1, 0]
 
 
 @pytest.mark.parametrize(
@@ -144,8 +152,11 @@ def test_huge_id_with_allow_missing_ids_fails_fast():
         "allows at most max(1000000, 100 x interactions) = 1000000 ids. Map raw ids to 0..n-1 with "
         "coursekit.utils.IdEncoder"
     )
-    with pytest.raises(ValueError, match="items: ids up to"):  # an explicit size is bounded the same way
-        Interactions(users=[0, 1], items=[0, 1], num_items=10**7, allow_missing_ids=True)
+    with pytest.raises(ValueError, match="items: ids up to 1000000 need 1000001 rows"):
+        Interactions(users=[0, 1], items=[0, 10**6], allow_missing_ids=True)
+    # A size the caller gives is their choice (splits keep their parent's sizes): not bounded.
+    given = Interactions(users=[0, 1], items=[0, 1], num_users=2_000_000, allow_missing_ids=True, num_negative_samples=1)
+    assert given.num_users == 2_000_000
 
 
 def test_sparse_ids_within_the_bound_still_work():
