@@ -5,6 +5,9 @@
 PYTHON     ?= python3
 VENV       ?= .venv
 TORCH_SPEC ?= torch==2.13.0
+# torch comes from PyTorch's CPU-only wheel index (no CUDA packages on Linux); when that index
+# cannot be reached within 10 s, a plain `pip install` of TORCH_SPEC is the fallback.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 BIN        := $(VENV)/bin
 # Where coursekit finds ml-100k/ and keeps its cache; exported so notebooks and tests see it.
 export DATA_PATH ?= $(CURDIR)/data
@@ -25,7 +28,8 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet --index-url "$(TORCH_INDEX)" --timeout 10 --retries 0 "$(TORCH_SPEC)" \
+		|| $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 

@@ -12,6 +12,12 @@ Negatives are always *approximate* (uniform random items): exact sampling needs
 every user's positives in memory, which is what this module exists to avoid.
 On a large sparse catalogue a uniform draw is a positive only rarely.
 
+A file is not trusted as read: :class:`HDF5Interactions` checks its ids once, block by
+block, exactly as in-memory :class:`~coursekit.interactions.Interactions` does (same
+errors, same messages), and :func:`write_hdf5` stores an HDF5 Fletcher-32 checksum per
+storage chunk, verified by every read of a file that has one (damage raises
+:class:`~coursekit.movielens.CorruptDataError` naming the file).
+
 Example
 -------
 >>> write_hdf5(pd.read_csv("big.csv", chunksize=1_000_000), "big.h5")  # doctest: +SKIP
@@ -20,6 +26,7 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Iterable, Iterator
@@ -31,14 +38,25 @@ import numpy as np
 import pandas as pd
 import torch
 
+from coursekit._checks import (
+    as_id_array,
+    check_distinct,
+    check_int,
+    check_present,
+    check_sparse_id_space,
+    default_seed,
+    id_space_size,
+)
 from coursekit._files import atomic_write
-from coursekit._checks import as_id_array, check_int, default_seed
 from coursekit.loaders import Batch, BatchLoader
+from coursekit.movielens import CorruptDataError
 from coursekit.sampling import sample_approximate
 
 # Storage chunk of the HDF5 datasets, in rows: 64 Ki int64 = 512 KiB, a good unit for
 # both sequential block reads and the default 1 MiB chunk cache.
 _MAX_STORAGE_CHUNK = 1 << 16
+# Rows per read when HDF5Interactions checks a file's ids (8 MiB of int64).
+_CHECK_BLOCK = 1 << 20
 
 
 def write_hdf5(
@@ -48,6 +66,7 @@ def write_hdf5(
     item_col: str = "item_id",
     ratings_col: str | None = None,
     chunk_size: int = 1_000_000,
+    checksum: bool = True,
 ) -> Path:
     """Stream interactions into an HDF5 file readable by :class:`HDF5Interactions`.
 
@@ -67,6 +86,9 @@ def write_hdf5(
         Optional column stored as float32 ``ratings``.
     chunk_size
         Rows written per step when ``frames`` is one DataFrame; also bounds the HDF5 storage chunk.
+    checksum
+        Store a Fletcher-32 checksum with every storage chunk (HDF5's ``fletcher32`` filter),
+        so readers detect damaged chunks.
 
     Returns
     -------
@@ -85,15 +107,16 @@ def write_hdf5(
 
     path = Path(path)
     storage_chunk = min(chunk_size, _MAX_STORAGE_CHUNK)
+    if not isinstance(checksum, bool):
+        raise TypeError(f"checksum must be True or False, got {checksum!r}")
     with atomic_write(path, "w+b") as stream, h5py.File(stream, "w") as f:
+        options = {"maxshape": (None,), "chunks": (storage_chunk,), "fletcher32": checksum}
         datasets = {
-            "users": f.create_dataset("users", (0,), maxshape=(None,), dtype=np.int64, chunks=(storage_chunk,)),
-            "items": f.create_dataset("items", (0,), maxshape=(None,), dtype=np.int64, chunks=(storage_chunk,)),
+            "users": f.create_dataset("users", (0,), dtype=np.int64, **options),
+            "items": f.create_dataset("items", (0,), dtype=np.int64, **options),
         }
         if ratings_col is not None:
-            datasets["ratings"] = f.create_dataset(
-                "ratings", (0,), maxshape=(None,), dtype=np.float32, chunks=(storage_chunk,)
-            )
+            datasets["ratings"] = f.create_dataset("ratings", (0,), dtype=np.float32, **options)
         num_rows, max_user, max_item = 0, -1, -1
         for number, chunk in enumerate(frames):
             columns = _chunk_columns(chunk, number, user_col, item_col, ratings_col)
@@ -132,9 +155,13 @@ def _chunk_columns(chunk: Any, number: int, user_col: str, item_col: str, rating
 class HDF5Interactions:
     """Interactions stored in an HDF5 file by :func:`write_hdf5`, read on demand.
 
-    Only the sizes are read at construction; rows come from :meth:`read` (or
-    indexing), so the data may be far larger than memory. The file stays open
-    per process and is reopened after pickling or forking (DataLoader workers, DDP).
+    Construction reads the ids once, block by block, and checks them as
+    :class:`coursekit.interactions.Interactions` does, with the same errors and messages:
+    non-negative whole numbers within ``num_users`` / ``num_items``, and (unless
+    ``allow_missing_ids``) no id of ``0..size-1`` that never occurs, such as a phantom
+    user 0 when a file's ids start at 1. After that, rows come from :meth:`read` (or
+    indexing), so the data may be far larger than memory. The file stays open per
+    process and is reopened after pickling or forking (DataLoader workers, DDP).
 
     Negatives are approximate (uniform over all items): exact negatives need all
     of a user's positives in memory. Use :class:`coursekit.interactions.Interactions`
@@ -143,13 +170,24 @@ class HDF5Interactions:
     Parameters
     ----------
     hdf5_path
-        File written by :func:`write_hdf5`.
+        File written by :func:`write_hdf5` (or by another program, with the same layout).
     num_negative_samples
         Negatives per interaction.
     num_users, num_items
-        Size of the id spaces; default: the largest id in the file + 1.
+        Size of the id spaces; default: the file's ``num_users`` / ``num_items`` attributes
+        (the largest id + 1 for files from :func:`write_hdf5`).
     seed
         Seeds the generator used by ``__getitem__`` for negatives.
+    allow_missing_ids
+        Allow ids in ``0..size-1`` that never occur, as for ``Interactions``; sizes taken from
+        the file are then bounded as ``Interactions`` bounds the sizes it infers.
+
+    Raises
+    ------
+    ValueError, TypeError
+        The file's ids fail a check (the message is the one ``Interactions`` gives for them).
+    CorruptDataError
+        The file's HDF5 structure or a chunk checksum is damaged.
     """
 
     def __init__(
@@ -159,28 +197,38 @@ class HDF5Interactions:
         num_users: int | None = None,
         num_items: int | None = None,
         seed: int | None = None,
+        allow_missing_ids: bool = False,
     ) -> None:
         self.hdf5_path = Path(hdf5_path)
         if not self.hdf5_path.is_file():
             raise FileNotFoundError(f"hdf5_path {str(self.hdf5_path)!r} does not exist")
         if not h5py.is_hdf5(self.hdf5_path):
             raise ValueError(f"hdf5_path {str(self.hdf5_path)!r} is not an HDF5 file; write one with write_hdf5")
-        with h5py.File(self.hdf5_path, "r") as f:
+        with self._damage_reported(), h5py.File(self.hdf5_path, "r") as f:
             for name in ("users", "items"):
-                if name not in f:
+                if name not in f or not isinstance(f[name], h5py.Dataset) or f[name].ndim != 1:
                     raise ValueError(
-                        f"hdf5_path {str(self.hdf5_path)!r} has no {name!r} dataset; write it with write_hdf5"
+                        f"hdf5_path {str(self.hdf5_path)!r} has no {name!r} dataset (1-D); write it with write_hdf5"
                     )
             if len(f["users"]) != len(f["items"]):
                 raise ValueError(f"hdf5_path {str(self.hdf5_path)!r}: users and items differ in length")
             if "num_users" not in f.attrs or "num_items" not in f.attrs:
                 raise ValueError(f"hdf5_path {str(self.hdf5_path)!r} lacks num_users/num_items attributes")
             self.num_interactions = int(len(f["users"]))
-            stored_users, stored_items = int(f.attrs["num_users"]), int(f.attrs["num_items"])
-        if self.num_interactions == 0:
-            raise ValueError(f"hdf5_path {str(self.hdf5_path)!r} holds no interactions")
-        self.num_users = _size("num_users", num_users, stored_users)
-        self.num_items = _size("num_items", num_items, stored_items)
+            if self.num_interactions == 0:
+                raise ValueError(f"hdf5_path {str(self.hdf5_path)!r} holds no interactions")
+            stored = {name: self._stored_size(f, name) for name in ("num_users", "num_items")}
+            # The order of Interactions' checks, so the same data fails with the same message.
+            largest_user, largest_item = _largest_id(f["users"], "users"), _largest_id(f["items"], "items")
+        self.num_users = id_space_size("num_users", _given(num_users, stored["num_users"]), largest_user, "users")
+        self.num_items = id_space_size("num_items", _given(num_items, stored["num_items"]), largest_item, "items")
+        if allow_missing_ids:  # the file's sizes play the part of Interactions' inferred ones
+            if num_users is None:
+                check_sparse_id_space("users", self.num_users, self.num_interactions)
+            if num_items is None:
+                check_sparse_id_space("items", self.num_items, self.num_interactions)
+        else:
+            self._check_no_missing_ids()
         self.num_negative_samples = check_int("num_negative_samples", num_negative_samples, minimum=1)
         if self.num_negative_samples >= self.num_items:
             raise ValueError(
@@ -191,6 +239,44 @@ class HDF5Interactions:
         self._rng = np.random.default_rng(self.seed)
         self._file: h5py.File | None = None
         self._pid: int | None = None
+
+    def _stored_size(self, f: h5py.File, name: str) -> int:
+        value = f.attrs[name]
+        if isinstance(value, np.ndarray) and value.shape == ():
+            value = value[()]
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(
+                f"hdf5_path {str(self.hdf5_path)!r}: attribute {name} must be a positive integer, got "
+                f"{value.item() if isinstance(value, np.generic) else value!r}; write the file with write_hdf5"
+            )
+        return int(value)
+
+    def _check_no_missing_ids(self) -> None:
+        """Every id of ``0..size-1`` occurs, read block by block (the check of ``Interactions``)."""
+        with self._damage_reported(), h5py.File(self.hdf5_path, "r") as f:
+            for name, size in (("users", self.num_users), ("items", self.num_items)):
+                column = f[name]
+                if size <= self.num_interactions:  # one flag per id, as Interactions does
+                    present = np.zeros(size, dtype=bool)
+                    for start in range(0, self.num_interactions, _CHECK_BLOCK):
+                        present[column[start : start + _CHECK_BLOCK].astype(np.int64)] = True
+                    check_present(name, present)
+                else:  # more ids than rows: some are missing; name them without `size` flags
+                    distinct = np.unique(np.concatenate(
+                        [np.unique(column[start : start + _CHECK_BLOCK].astype(np.int64))
+                         for start in range(0, self.num_interactions, _CHECK_BLOCK)]
+                    ))  # fmt: skip
+                    check_distinct(name, distinct, size)
+
+    @contextlib.contextmanager
+    def _damage_reported(self) -> Iterator[None]:
+        """Turn HDF5's read errors (a failed chunk checksum, broken structure) into CorruptDataError."""
+        try:
+            yield
+        except OSError as error:
+            raise CorruptDataError(
+                f"hdf5_path {str(self.hdf5_path)!r} is damaged ({error}); write it again with write_hdf5"
+            ) from error
 
     def _handle(self) -> h5py.File:
         # An h5py handle must not cross a fork or a pickle: open one per process, lazily.
@@ -203,8 +289,10 @@ class HDF5Interactions:
         """Users and items (int64 numpy arrays) of rows ``start`` to ``stop`` (exclusive) of the file."""
         start = check_int("start", start, minimum=0, maximum=self.num_interactions)
         stop = check_int("stop", stop, minimum=start, maximum=self.num_interactions)
-        f = self._handle()
-        return f["users"][start:stop].astype(np.int64, copy=False), f["items"][start:stop].astype(np.int64, copy=False)
+        with self._damage_reported():
+            f = self._handle()
+            users, items = f["users"][start:stop], f["items"][start:stop]
+        return users.astype(np.int64, copy=False), items.astype(np.int64, copy=False)
 
     def __len__(self) -> int:
         return self.num_interactions
@@ -256,13 +344,17 @@ class HDF5Interactions:
         )
 
 
-def _size(name: str, given: int | None, stored: int) -> int:
-    if given is None:
-        return stored
-    given = check_int(name, given, minimum=1)
-    if given < stored:
-        raise ValueError(f"{name}={given} is too small: the file holds ids up to {stored - 1}")
-    return given
+def _largest_id(column: h5py.Dataset, name: str) -> int:
+    """Check one id column block by block with ``as_id_array`` (as ``Interactions`` does); return its largest id."""
+    largest = -1
+    for start in range(0, len(column), _CHECK_BLOCK):
+        ids = as_id_array(name, column[start : start + _CHECK_BLOCK], offset=start)
+        largest = max(largest, int(ids.max()))
+    return largest
+
+
+def _given(value: int | None, stored: int) -> int:
+    return stored if value is None else value
 
 
 class HDF5InteractionsDataLoader(BatchLoader):

@@ -11,7 +11,9 @@ import scipy.sparse as sp
 import torch
 from torch.utils.data import Dataset
 
-from coursekit._checks import as_id_array, check_int, default_seed
+from coursekit._checks import as_id_array, check_int, check_sparse_id_space, default_seed
+from coursekit._checks import check_no_missing_ids as _check_no_missing_ids
+from coursekit._checks import id_space_size as _size
 from coursekit.loaders import (  # noqa: F401  (re-exported: lessons import loaders from here)
     ApproximateNegativeSamplingInteractionsDataLoader,
     InteractionsDataLoader,
@@ -34,15 +36,23 @@ class Interactions(Dataset):
         columns directly; map raw ids with :class:`coursekit.utils.IdEncoder`.
     ratings
         Optional weight per interaction (default 1). Kept in the matrix, unused by sampling.
+        Rows rated zero or below are not interactions: they are dropped (silently, after the
+        id checks, so their users and items still count in ``num_users`` / ``num_items``),
+        and ``len``, sampling and ``mat`` all see only the rest.
     mat
-        Alternatively, a scipy sparse ``num_users x num_items`` matrix of interactions.
+        Alternatively, a scipy sparse ``num_users x num_items`` matrix of interactions
+        (explicitly stored zeros are dropped like zero ratings).
     num_negative_samples
         Negatives returned per interaction.
     allow_missing_ids
         Allow ids in ``0..max`` that never occur (otherwise an error, since a gap
-        usually means the ids were not encoded).
+        usually means the ids were not encoded). Even then an id space inferred from the
+        ids (``num_users`` / ``num_items`` not given) may hold at most
+        ``max(1_000_000, 100 x interactions)`` ids, so a raw id such as ``2e8`` fails fast
+        instead of allocating gigabytes.
     remove_duplicate_user_item_pairs
-        Keep one copy of a repeated (user, item) pair (the highest rating).
+        Keep one row of a repeated (user, item) pair: the one with the highest rating, the
+        first of equals (its timestamp too), as :func:`coursekit.utils.convert_to_implicit` does.
     num_users, num_items
         Size of the matrix; default ``max id + 1``.
     seed
@@ -91,6 +101,12 @@ class Interactions(Dataset):
         if not allow_missing_ids:
             _check_no_missing_ids("users", users, self.num_users)
             _check_no_missing_ids("items", items, self.num_items)
+        else:  # an id space inferred from the ids (not given) must stay near the data's size
+            if num_users is None:
+                check_sparse_id_space("users", self.num_users, len(users))
+            if num_items is None:
+                check_sparse_id_space("items", self.num_items, len(items))
+        users, items, ratings, timestamps = _drop_non_positive(users, items, ratings, timestamps)
 
         # Sort by (user, item) so the CSR is canonical and the sampling keys are sorted;
         # a stable sort keeps file order among duplicates.
@@ -213,56 +229,39 @@ def _as_values(name: str, values: ArrayLike | None, length: int, default, dtype)
     return array.astype(dtype, copy=False)
 
 
-def _size(name: str, given: int | None, ids: np.ndarray, ids_name: str) -> int:
-    largest = int(ids.max())
-    if given is None:
-        return largest + 1
-    given = check_int(name, given, minimum=1)
-    if largest >= given:
-        raise ValueError(f"{ids_name} contains id {largest}, out of range for {name}={given}")
-    return given
-
-
-def _check_no_missing_ids(name: str, ids: np.ndarray, size: int) -> None:
-    if size <= len(ids):
-        present = np.zeros(size, dtype=bool)
-        present[ids] = True
-        missing = np.flatnonzero(~present)
-        count = len(missing)
-    else:
-        # Fewer interactions than ids: some must be missing. Never allocate `size` flags here,
-        # since raw IDs (e.g. 10**12) would otherwise end in a MemoryError.
-        distinct = np.unique(ids)
-        count = size - len(distinct)
-        missing = np.setdiff1d(np.arange(min(size, len(distinct) + 5)), distinct)
-    if count:
-        shown = ", ".join(map(str, missing[:5])) + (", ..." if count > 5 else "")
+def _drop_non_positive(users, items, ratings, timestamps):
+    """Drop the rows rated zero or below: they are not interactions (see ``ratings``)."""
+    keep = ratings > 0
+    if keep.all():
+        return users, items, ratings, timestamps
+    if not keep.any():
         raise ValueError(
-            f"{name}: {count} ids in 0..{size - 1} never occur ({shown}). Pass "
-            "allow_missing_ids=True, or map raw ids to 0..n-1 with coursekit.utils.IdEncoder"
+            f"Interactions needs at least one positive rating: all {len(ratings)} ratings are zero or "
+            "negative, and such rows are not interactions"
         )
+    return users[keep], items[keep], ratings[keep], None if timestamps is None else timestamps[keep]
 
 
 def _drop_duplicates(users, items, ratings, timestamps):
-    """Keep one row per (user, item) of data sorted by it: the highest rating, the latest time."""
+    """Keep one row per (user, item) of data sorted by it: the highest rating, the first of equals.
+
+    The whole row is kept (rating and timestamp together), never a mix of several rows.
+    """
     starts = np.ones(len(users), dtype=bool)
     starts[1:] = (users[1:] != users[:-1]) | (items[1:] != items[:-1])
     duplicates = len(users) - int(starts.sum())
     if duplicates == 0:
         return users, items, ratings, timestamps
     group = np.cumsum(starts) - 1
-    best = np.full(int(starts.sum()), -np.inf, dtype=np.float64)
-    np.maximum.at(best, group, ratings)
-    if timestamps is not None:
-        latest = np.full(len(best), np.iinfo(np.int64).min, dtype=np.int64)
-        np.maximum.at(latest, group, timestamps)
-        timestamps = latest
+    # Stable: within a pair, best rating first, and rows of equal rating stay in input order.
+    order = np.lexsort((-ratings.astype(np.float64), group))
+    best = order[starts]  # `order` keeps the groups in place, so each group's first slot is its best row
     warnings.warn(
-        f"Interactions: removed {duplicates} duplicate user-item pairs, keeping the highest rating "
-        "(pass remove_duplicate_user_item_pairs=False to keep them)",
+        f"Interactions: removed {duplicates} duplicate user-item pairs, keeping the row with the highest "
+        "rating (pass remove_duplicate_user_item_pairs=False to keep them)",
         stacklevel=3,
     )
-    return users[starts], items[starts], best.astype(ratings.dtype), timestamps
+    return users[best], items[best], ratings[best], None if timestamps is None else timestamps[best]
 
 
 def _check_every_user_has_a_negative(mat: sp.csr_matrix) -> None:

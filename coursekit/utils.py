@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from coursekit._checks import as_id_array, check_int
+from coursekit._checks import as_id_array, check_int, shown
 
 
 def convert_to_implicit(
@@ -41,9 +41,9 @@ def convert_to_implicit(
     """
     _check_columns(df, [user_col, item_col, ratings_col])
     if isinstance(min_rating_to_keep, bool) or not isinstance(min_rating_to_keep, numbers.Real):
-        raise TypeError(f"min_rating_to_keep must be a number, got {min_rating_to_keep!r}")
+        raise TypeError(f"min_rating_to_keep must be a number, got {shown(min_rating_to_keep)}")
     if min_rating_to_keep != min_rating_to_keep:  # NaN would silently keep nothing
-        raise ValueError(f"min_rating_to_keep must be a number, got {min_rating_to_keep!r}")
+        raise ValueError(f"min_rating_to_keep must be a number, got {shown(min_rating_to_keep)}")
     ratings = df[ratings_col].reset_index(drop=True)
     if not pd.api.types.is_numeric_dtype(ratings) or pd.api.types.is_bool_dtype(ratings):
         raise TypeError(f"column {ratings_col!r} must hold numeric ratings, got dtype {ratings.dtype}")
@@ -84,6 +84,11 @@ class IdEncoder:
     Each ID's index is its position among the sorted unique raw IDs when they can be sorted,
     so integer IDs keep their order (MovieLens's ``1..943`` become ``0..942``); when they
     cannot (e.g. strings mixed with numbers) it is the order of first appearance.
+
+    A column mixing booleans, integers and floats (``True``, ``1``, ``1.0``) is refused with
+    a ``TypeError``: Python and pandas treat those as one value, so distinct raw IDs would
+    merge into one index; so is looking up IDs of another number type than the fitted ones
+    (``1.0`` or ``True`` among integer IDs). Convert such IDs to one type first.
 
     Examples
     --------
@@ -199,7 +204,8 @@ def _as_index(values: Any) -> pd.Index:
 
 def _vocabulary(values: pd.Series, name: str) -> pd.Index:
     if values.isna().any():
-        raise ValueError(f"{name} contains missing IDs (NaN/None) at row {values.index[values.isna()][0]!r}")
+        raise ValueError(f"{name} contains missing IDs (NaN/None) at row {shown(values.index[values.isna()][0])}")
+    _check_one_number_type(_number_kinds(values), name)
     uniques = _as_index(pd.unique(values))
     try:
         return uniques.sort_values()
@@ -207,15 +213,55 @@ def _vocabulary(values: pd.Series, name: str) -> pd.Index:
         return uniques
 
 
+_DTYPE_NUMBER_KIND = {"b": "bool", "i": "int", "u": "int", "f": "float", "c": "float"}
+
+
+def _number_kind(kind: type) -> str | None:
+    if issubclass(kind, (bool, np.bool_)):
+        return "bool"
+    if issubclass(kind, numbers.Integral):
+        return "int"
+    if issubclass(kind, numbers.Number):
+        return "float"
+    return None  # strings, tuples...: never equal to a number
+
+
+def _number_kinds(values: pd.Index | pd.Series) -> dict[str, Any]:
+    """The number kinds (bool, int, float) among ``values``, each with a first example."""
+    kind = _DTYPE_NUMBER_KIND.get(values.dtype.kind)
+    if kind is not None:  # a typed column holds one kind of value
+        return {kind: values.array[0]} if len(values) else {}
+    if values.dtype != object:
+        return {}  # strings, datetimes, categoricals of those
+    found: dict[str, Any] = {}
+    for value_type in set(map(type, values.array)):
+        number_kind = _number_kind(value_type)
+        if number_kind is not None and number_kind not in found:
+            found[number_kind] = next(v for v in values.array if _number_kind(type(v)) == number_kind)
+    return found
+
+
+def _check_one_number_type(kinds: dict[str, Any], name: str) -> None:
+    """Refuse IDs holding more than one of bool, int and float: Python and pandas merge equal values."""
+    if len(kinds) > 1:
+        examples = " and ".join(f"{shown(value)} ({kind})" for kind, value in sorted(kinds.items()))
+        raise TypeError(
+            f"mixed number types in {name}, e.g. {examples}: equal values such as 1, 1.0 and True would "
+            f"become one ID. Convert the IDs to one type first (e.g. .astype(str) keeps them apart)"
+        )
+
+
 def _encode(vocabulary: pd.Index, raw_ids: Any, name: str) -> np.ndarray:
     if isinstance(raw_ids, (str, bytes)) or not isinstance(raw_ids, Iterable):
         raise TypeError(f"raw {name} IDs must be a list or array of IDs, got the single value {raw_ids!r}")
     raw = _as_index(raw_ids)
+    # 1.0 or True looked up among integer IDs would silently take the index of 1.
+    _check_one_number_type({**_number_kinds(raw), **_number_kinds(vocabulary)}, f"raw {name} IDs and the fitted ones")
     codes = vocabulary.get_indexer(raw)
     unknown = codes < 0
     if unknown.any():
         examples = list(pd.unique(raw[unknown]))
-        raise ValueError(f"{len(examples)} unknown {name} ID(s), not seen by IdEncoder.fit: {examples[:5]}")
+        raise ValueError(f"{len(examples)} unknown {name} ID(s), not seen by IdEncoder.fit: {shown(examples[:5])}")
     return codes.astype(np.int64, copy=False)
 
 

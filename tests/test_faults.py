@@ -25,7 +25,7 @@ from coursekit import movielens
 from coursekit.interactions import Interactions
 from coursekit.model import CourseTrainer, MatrixFactorizationModel, load_model
 from tests.contracts import ROOT_DIR
-from tests.test_movielens import FAKE_FILES, FAKE_MD5, FAKE_SHA256, FAKE_ZIP
+from tests.test_movielens import FAKE_CHECKSUMS, FAKE_FILES, FAKE_MD5, FAKE_ZIP
 
 # -- downloads ------------------------------------------------------------------------------------
 
@@ -63,7 +63,7 @@ def stalling_server():
 
 
 def _ensure(root, url, timeout=5.0):
-    return movielens.ensure_movielens(root, url=url, md5=FAKE_MD5, sha256=FAKE_SHA256, timeout=timeout)
+    return movielens.ensure_movielens(root, url=url, md5=FAKE_MD5, checksums=FAKE_CHECKSUMS, timeout=timeout)
 
 
 def test_download_that_stalls_mid_stream_times_out_leaves_nothing_and_recovers(stalling_server, tmp_path):

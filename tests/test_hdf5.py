@@ -67,7 +67,7 @@ def test_write_replaces_existing_file(tmp_path):
     path = tmp_path / "x.h5"
     write_hdf5(frame(100), path)
     write_hdf5(frame(50, seed=3), path)
-    assert len(HDF5Interactions(path, num_negative_samples=1)) == 50
+    assert len(HDF5Interactions(path, num_negative_samples=1, allow_missing_ids=True)) == 50
 
 
 def test_failure_mid_stream_leaves_no_file_and_no_temp(tmp_path):
@@ -91,7 +91,7 @@ def test_failure_mid_stream_leaves_no_file_and_no_temp(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         write_hdf5(interrupted(), tmp_path / "keep.h5")
     assert [p.name for p in tmp_path.iterdir()] == ["keep.h5"]
-    assert len(HDF5Interactions(tmp_path / "keep.h5", num_negative_samples=1)) == 10  # old file intact
+    assert len(HDF5Interactions(tmp_path / "keep.h5", num_negative_samples=1, allow_missing_ids=True)) == 10  # old file intact
 
 
 @pytest.mark.parametrize(
@@ -121,13 +121,13 @@ def test_write_errors(tmp_path, frames, kwargs, error, match):
 
 def test_interactions_sizes_and_errors(tmp_path):
     path = write_hdf5(frame(), tmp_path / "x.h5")
-    x = HDF5Interactions(path, num_negative_samples=4, num_users=100, num_items=50, seed=1)
+    x = HDF5Interactions(path, num_negative_samples=4, num_users=100, num_items=50, seed=1, allow_missing_ids=True)
     assert (x.num_users, x.num_items, x.num_negative_samples, x.seed) == (100, 50, 4, 1)
     assert repr(x) == (
         "HDF5Interactions object with 500 interactions between 100 users and 50 items, "
         f"returning 4 approximate negative samples per interaction (file {str(path)!r})."
     )
-    with pytest.raises(ValueError, match="num_items=10 is too small: the file holds ids up to 29"):
+    with pytest.raises(ValueError, match="items contains id 29, out of range for num_items=10"):
         HDF5Interactions(path, num_items=10, num_negative_samples=1)
     with pytest.raises(ValueError, match="num_negative_samples must be smaller than num_items"):
         HDF5Interactions(path, num_negative_samples=30)

@@ -89,7 +89,8 @@ FAKE_FILES = {
     "u.item": "1|Toy Story (1995)|01-Jan-1995||http://x|" + "|".join("0" * 18) + "|1\n",
     "u.user": "1|24|M|technician|01002\n",
 }
-FAKE_SHA256 = hashlib.sha256(FAKE_FILES["u.data"].encode()).hexdigest()
+FAKE_CHECKSUMS = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in FAKE_FILES.items()}
+FAKE_SHA256 = FAKE_CHECKSUMS["u.data"]
 
 
 def _fake_zip() -> bytes:
@@ -138,7 +139,8 @@ def server():
 
 
 def _download(root, url, **checksums):
-    return ensure_movielens(root, url=url, **{"md5": FAKE_MD5, "sha256": FAKE_SHA256, **checksums}, timeout=5)
+    expected = {"md5": FAKE_MD5, "checksums": FAKE_CHECKSUMS, **checksums}
+    return ensure_movielens(root, url=url, **expected, timeout=5)
 
 
 def test_download_good_zip(server, tmp_path):
@@ -152,7 +154,7 @@ def test_download_good_zip(server, tmp_path):
 def test_readers_download_from_env_url(server, tmp_path, monkeypatch):
     monkeypatch.setenv("COURSEKIT_ML100K_URL", server.url)
     monkeypatch.setattr(movielens, "ML100K_ZIP_MD5", FAKE_MD5)
-    monkeypatch.setattr(movielens, "ML100K_U_DATA_SHA256", FAKE_SHA256)
+    monkeypatch.setattr(movielens, "ML100K_SHA256", FAKE_CHECKSUMS)
     df = read_movielens_df(data_path=tmp_path)
     assert df.values.tolist() == [[2, 9, 5, 881250949], [0, 19, 2, 881250950]]
     item = read_movielens_df_item(data_path=tmp_path).iloc[0]
