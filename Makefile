@@ -72,7 +72,7 @@ binder: install
 
 # What Colab does: only the wheel, one lesson in an empty folder, compared with its stored outputs.
 wheel-check: dist data
-	ML100K_SEED="$(ML100K_SEED)" tools/check_wheel.sh $(or $(LESSON),03_matrix_factorization)
+	ML100K_SEED="$(ML100K_SEED)" TORCH_SPEC="$(TORCH_SPEC)" TORCH_INDEX="$(TORCH_INDEX)" tools/check_wheel.sh $(or $(LESSON),03_matrix_factorization)
 
 # What repo2docker does: a fresh venv from binder/requirements.txt, then the notebook check.
 binder-check: data

@@ -70,7 +70,7 @@ def test_download_that_stalls_mid_stream_times_out_leaves_nothing_and_recovers(s
     start = time.perf_counter()
     with pytest.raises(movielens.DownloadError, match="timed out"):
         _ensure(tmp_path, stalling_server.url, timeout=0.5)
-    assert time.perf_counter() - start < 5  # the timeout bounds a dead connection; no hang
+    assert time.perf_counter() - start < 15  # bounded by the 0.5 s timeout, far below the 30 s default: no hang
     assert os.listdir(tmp_path) == []  # no .part file, no half-unpacked folder
     stalling_server.stall = False
     assert (_ensure(tmp_path, stalling_server.url) / "u.data").read_text() == FAKE_FILES["u.data"]
@@ -219,11 +219,11 @@ def test_ddp_on_two_cpu_processes_trains_a_usable_model(tmp_path):
     script = tmp_path / "train_ddp.py"
     script.write_text(textwrap.dedent(DDP_SCRIPT))
     env = {**os.environ, "PYTHONPATH": str(ROOT_DIR), "PL_DISABLE_FORK": "1", "MASTER_PORT": str(_free_port())}
-    start = time.perf_counter()
+    # A generous bound, not a timing assertion: it only stops a hung process group (a loaded CI machine
+    # took 65 s where a quiet one takes 20).
     run = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
     )
-    seconds = time.perf_counter() - start
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
     assert sorted(p.name for p in tmp_path.glob("rank*.txt")) == ["rank0.txt", "rank1.txt"], run.stdout
     lines = [(tmp_path / f"rank{rank}.txt").read_text() for rank in (0, 1)]
@@ -234,7 +234,6 @@ def test_ddp_on_two_cpu_processes_trains_a_usable_model(tmp_path):
     scores = [float(line.split("auc=")[1]) for line in lines]
     assert scores[0] == scores[1]  # DDP keeps both replicas identical
     assert scores[0] > 0.7  # held-out items of the user's own taste rank above the other taste
-    assert seconds < 60
 
 
 def _free_port() -> int:

@@ -146,7 +146,7 @@ def test_huge_id_with_allow_missing_ids_fails_fast():
     start = time.perf_counter()
     with pytest.raises(ValueError) as info:
         Interactions(users=[200_000_000, 200_000_000], items=[0, 1], allow_missing_ids=True)
-    assert time.perf_counter() - start < 1.0  # no 1.6 GB indptr, no 15 s
+    assert time.perf_counter() - start < 5  # no 1.6 GB indptr (15 s and 3.4 GB before the bound)
     assert str(info.value) == (
         "users: ids up to 200000000 need 200000001 rows for only 2 interactions; allow_missing_ids=True "
         "allows at most max(1000000, 100 x interactions) = 1000000 ids. Map raw ids to 0..n-1 with "

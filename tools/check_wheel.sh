@@ -12,7 +12,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 python3 -m venv "$work/venv"
-"$work/venv/bin/python" -m pip install --quiet "${TORCH_SPEC:-torch==2.13.0}"
+torch=${TORCH_SPEC:-torch==2.13.0}
+"$work/venv/bin/python" -m pip install --quiet --index-url "${TORCH_INDEX:-https://download.pytorch.org/whl/cpu}" \
+    --timeout 10 --retries 0 "$torch" || "$work/venv/bin/python" -m pip install --quiet "$torch"
 "$work/venv/bin/python" -m pip install --quiet "$wheel" nbval ipykernel
 mkdir "$work/lesson" "$work/data"
 cp "$root/tutorials/$lesson.ipynb" "$work/lesson/"
