@@ -260,6 +260,16 @@ def test_truncated_files_are_named(folder, cut):
         artifacts.load_artifact("thing")
 
 
+@pytest.mark.parametrize("target", ["data", "manifest"])
+def test_links_to_devices_are_refused_without_reading_them(folder, target):
+    artifacts.save_artifact(small(), "thing")
+    path = folder / ("thing.npz" if target == "data" else "thing.manifest.json")
+    path.unlink()
+    path.symlink_to("/dev/zero")  # reading it would never end
+    with pytest.raises(ArtifactError, match="not a regular file"):
+        artifacts.load_artifact("thing")
+
+
 def test_a_data_file_without_manifest_is_not_trusted(folder):
     artifacts.save_artifact(small(), "thing")
     (folder / "thing.manifest.json").unlink()
@@ -380,7 +390,7 @@ def test_a_complete_read_only_folder_loads_and_skips_saving(read_only, monkeypat
     assert path == read_only / "mf_tuned.pt"
     artifacts.save_artifact(small(), "new_thing")
     out = capsys.readouterr().out.splitlines()
-    assert out == [f"coursekit: {read_only} is read-only: 'mf_tuned' not saved (it is rebuilt when needed)",
+    assert out == [f"coursekit: {read_only} is read-only: 'mf_tuned' not saved (the copy already there is kept)",
                    f"coursekit: {read_only} is read-only: 'new_thing' not saved (it is rebuilt when needed)"]
     assert {p.name: p.read_bytes() for p in read_only.iterdir()} == before
 

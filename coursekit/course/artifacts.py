@@ -175,7 +175,8 @@ def save_artifact(obj: Any, name: str, settings: Mapping[str, Any] | None = None
     except OSError as error:
         if error.errno not in _READ_ONLY:
             raise
-        print(f"coursekit: {path.parent} is read-only: {name!r} not saved (it is rebuilt when needed)")
+        kept = "the copy already there is kept" if manifest_path(name).exists() else "it is rebuilt when needed"
+        print(f"coursekit: {path.parent} is read-only: {name!r} not saved ({kept})")
     return path
 
 
@@ -258,7 +259,7 @@ def _load_checked(name: str, settings: Mapping[str, Any]) -> Any:
     if manifest["settings_sha256"] != settings_key(settings):
         raise ArtifactError(name, manifest_file, _settings_difference(manifest["settings"], settings), stale=True)
     if not path.is_file():
-        raise ArtifactError(name, path, "the data file is missing")
+        raise ArtifactError(name, path, "the data file is missing (or not a regular file)")
     if path.stat().st_size != manifest["bytes"] or _sha256(path) != manifest["sha256"]:
         raise ArtifactError(name, path, "damaged: its SHA-256 differs from the one in its manifest")
     try:
@@ -268,10 +269,14 @@ def _load_checked(name: str, settings: Mapping[str, Any]) -> Any:
 
 
 def _read_manifest(name: str, path: Path) -> dict[str, Any]:
+    if not path.is_file():  # a FIFO or a link to /dev/zero would never finish reading
+        raise ArtifactError(name, path, "the manifest is not a regular file")
     try:
-        if path.stat().st_size > _MAX_MANIFEST_BYTES:
+        with open(path, "rb") as stream:
+            raw = stream.read(_MAX_MANIFEST_BYTES + 1)
+        if len(raw) > _MAX_MANIFEST_BYTES:
             raise ValueError(f"larger than {_MAX_MANIFEST_BYTES} bytes")
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
         raise ArtifactError(name, path, f"the manifest is damaged ({error})") from error
     problem = _manifest_problem(name, manifest)
