@@ -15,8 +15,9 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 #: A temporary file older than this is stale whoever wrote it (no save takes an hour).
 STALE_AFTER_SECONDS = 3600.0

@@ -3,5 +3,5 @@
 ``from coursekit import plots`` keeps working without a warning: the lessons use it.
 """
 
-from coursekit.course.plots import *  # noqa: F401,F403
+from coursekit.course.plots import *  # noqa: F403
 from coursekit.course.plots import __all__  # noqa: F401

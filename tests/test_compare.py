@@ -119,7 +119,7 @@ def test_popular_share_is_one_for_popularity_and_counts_head_items(data):
 
 def test_load_or_train_model_builds_once_then_loads(data, tmp_path, monkeypatch):
     monkeypatch.setenv("DATA_PATH", str(tmp_path))
-    train, validation = data
+    train, _ = data
     calls = []
 
     def build():

@@ -18,9 +18,10 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -149,7 +150,7 @@ def _build_interactions(arrays: dict[str, np.ndarray], meta: dict, prefix: str) 
     names = {prefix + name for name in expected}
     missing = names - set(arrays)
     if missing:
-        raise ArtifactFormatError(f"missing array {sorted(missing)[0]!r}")
+        raise ArtifactFormatError(f"missing array {min(missing)!r}")
     indptr = arrays[prefix + "indptr"]
     nnz = int(indptr[-1]) if len(indptr) else -1
     for name, (dtype, shape) in expected.items():

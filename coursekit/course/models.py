@@ -82,10 +82,10 @@ def train_tuned_model(train: Any, validation: Any = None, settings: Mapping[str,
     return model
 
 
-for _name, _recipe in (("mf_lesson03", LESSON03), ("mf_tuned", TUNED)):
-    artifacts.register(
-        _name,
-        (lambda recipe: lambda: train_on_tutorial_split(recipe, LESSON_SEED))(_recipe),
-        recipe_settings(_recipe, LESSON_SEED, data.TUTORIAL_SPLIT_SETTINGS),
-    )
-del _name, _recipe
+def _register_lesson_model(name: str, recipe: Recipe) -> None:
+    settings = recipe_settings(recipe, LESSON_SEED, data.TUTORIAL_SPLIT_SETTINGS)
+    artifacts.register(name, lambda: train_on_tutorial_split(recipe, LESSON_SEED), settings)
+
+
+_register_lesson_model("mf_lesson03", LESSON03)
+_register_lesson_model("mf_tuned", TUNED)

@@ -22,8 +22,9 @@ import logging
 import os
 import random
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from coursekit._checks import check_int
 
