@@ -16,7 +16,7 @@ ML100K_SEED ?= $(CURDIR)/../shared/data/ml-100k
 
 STAMP := $(VENV)/.installed
 
-.PHONY: install data course test unit notebooks isolation bench check-notebooks clean dist binder wheel-check binder-check
+.PHONY: install data course test unit notebooks isolation bench check-notebooks clean dist binder wheel-check binder-check reset
 
 # `make notebooks LESSON=05_similarity` checks one lesson; `make course LESSON=05_similarity` runs one.
 LESSON ?=
@@ -84,3 +84,14 @@ bench: install data
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
+
+# Back to a fresh course without downloading again: removes the lessons' saved artefacts
+# ($(DATA_PATH)/artifacts: splits and trained models), Lightning logs and checkpoints, notebook
+# checkpoints and test caches. Keeps the MovieLens cache ($(DATA_PATH)/ml-100k), the benchmark data
+# and the venv; the lessons rebuild whatever they need on their next run.
+reset:
+	rm -rf "$(DATA_PATH)/artifacts"
+	find . -path ./$(VENV) -prune -o -type d \( -name lightning_logs -o -name .ipynb_checkpoints \) -print \
+		| xargs -r rm -rf
+	rm -rf .pytest_cache .hypothesis
+	@echo "reset: removed artefacts and executed state; kept $(DATA_PATH)/ml-100k"

@@ -3,19 +3,22 @@
     .venv/bin/python benchmarks/quality.py            # 10 epochs, writes benchmarks/results/quality.json
     .venv/bin/python benchmarks/quality.py --quick    # 2 epochs, prints the table only (smoke test)
 
-Data: ``coursekit.lessons.build_tutorial_split()``, MovieLens 100K ratings of at least 4 stars,
-``stratified_split(test_p=0.1, seed=42)``: 49,426 train / 5,949 validation interactions
-(``DATA_PATH`` defaults to this clone's ``data/``). Models, each after
-``pytorch_lightning.seed_everything(22)`` as in the lessons, each trained by
-``CourseTrainer(max_epochs=10, enable_progress_bar=False)``:
+    .venv/bin/python benchmarks/quality.py --seeds 5  # each model over seeds 0-4: mean and spread
 
-* ``popularity``     ``PopularityModel`` (item counts; nothing to train)
-* ``basic_mf``       ``MatrixFactorizationModel`` defaults on ``Interactions`` (train + val, as lesson 03)
-* ``approx_mf``      the reference lesson: ``ApproximateNegativeSamplingInteractionsDataLoader``
-                     (batch 1024) for train and val, ``embedding_dim=10, lr=1e-2``
-* ``separate_opt_mf`` the reference lesson's second model: ``Interactions``, ``embedding_dim=10,
-                     lr=1e-2, bias_lr=1e-1, optimizer='adam', bias_optimizer='sgd'``
-* ``tuned_mf``       :data:`TUNED` (trained on train only; see below)
+Data: ``coursekit.course.build_tutorial_split()``, MovieLens 100K ratings of at least 4 stars,
+``stratified_split(test_p=0.1, seed=42)``: 49,426 train / 5,949 validation interactions
+(``DATA_PATH`` defaults to this clone's ``data/``). Models: the named recipes of
+``coursekit.course.recipes`` (one copy, shared with the lessons and tests), each trained from the
+explicit seed 22 (``--seeds N``: seeds 0..N-1) by ``CourseTrainer(enable_progress_bar=False)``:
+
+* ``popularity``      ``recipes.POPULARITY`` (item counts; nothing to train)
+* ``basic_mf``        ``recipes.LESSON03``: lesson 03's model (exact negatives, ``embedding_dim=10,
+                      lr=1e-2``; train + val)
+* ``approx_mf``       ``recipes.COLLIE_APPROXIMATE``: the reference lesson's first model,
+                      ``ApproximateNegativeSamplingInteractionsDataLoader`` (batch 1024) for train and val
+* ``separate_opt_mf`` ``recipes.COLLIE_SEPARATE_BIAS``: the reference lesson's second model (``bias_lr=1e-1``,
+                      ``optimizer='adam', bias_optimizer='sgd'``; train + val)
+* ``tuned_mf``        ``recipes.TUNED`` (trained on train only; see below)
 
 Metrics (``evaluate_in_batches``, k=10), averaged over the 943 validation users: MAP@10, MRR and
 AUC, *unmasked* (every item is ranked, so items the user already has in train compete with the
@@ -41,15 +44,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 from coursekit._files import atomic_write
-from coursekit.compare import TUNED
+from coursekit.course import recipes
+from coursekit.course.recipes import TUNED
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "quality.json"
+RESULTS_SEEDS = REPO / "benchmarks" / "results" / "quality-seeds.json"  # --seeds N > 1
 
-# The course's tuned model is ``coursekit.compare.TUNED`` (one source for this benchmark and
-# lesson 04): ``MatrixFactorizationModel(train=train, **TUNED)`` on the tutorial split's
-# ``Interactions`` (exact negatives, 10 per positive; ``loss='hinge'`` resolves to
-# ``adaptive_hinge``, the hardest of the 10), trained ``TUNED['max_epochs']`` epochs on train only.
+# The course's tuned model is ``coursekit.course.recipes.TUNED`` (one source for this benchmark,
+# lesson 04 and the tests): ``MatrixFactorizationModel(train=train, **TUNED.model)`` on the tutorial
+# split's ``Interactions`` (exact negatives, 10 per positive; ``loss='hinge'`` resolves to
+# ``adaptive_hinge``, the hardest of the 10), trained ``TUNED.max_epochs`` epochs on train only.
 #
 # Measured on the validation split (seed 22, 2-core CPU, torch.set_num_threads(1)):
 # masked MAP@10 0.141, unmasked MAP@10 0.047, masked MRR 0.416, masked AUC 0.921,
@@ -78,37 +83,24 @@ def machine() -> dict[str, Any]:
     }
 
 
-def build_models(train: Any, val: Any, epochs: int) -> dict[str, Callable[[], tuple[Any, Any]]]:
-    """Name -> builder returning ``(model, trainer or None)``; each builder is called after seeding."""
-    from coursekit.interactions import ApproximateNegativeSamplingInteractionsDataLoader
-    from coursekit.model import CourseTrainer, MatrixFactorizationModel, PopularityModel
+#: Table row -> (recipe, whether the model also gets the validation interactions).
+MODELS: dict[str, tuple[recipes.Recipe, bool]] = {
+    "popularity": (recipes.POPULARITY, False),
+    "basic_mf": (recipes.LESSON03, True),
+    "approx_mf": (recipes.COLLIE_APPROXIMATE, True),
+    "separate_opt_mf": (recipes.COLLIE_SEPARATE_BIAS, True),
+    "tuned_mf": (TUNED, False),
+}
 
-    def trainer() -> Any:
-        return CourseTrainer(max_epochs=epochs, enable_progress_bar=False)
 
-    def approx() -> tuple[Any, Any]:
-        train_loader = ApproximateNegativeSamplingInteractionsDataLoader(train, batch_size=1024, shuffle=True)
-        val_loader = ApproximateNegativeSamplingInteractionsDataLoader(val, batch_size=1024, shuffle=False)
-        return MatrixFactorizationModel(train=train_loader, val=val_loader, embedding_dim=10, lr=1e-2), trainer()
+def build_models(train: Any, val: Any, epochs: int) -> dict[str, Callable[[int], tuple[Any, Any, float]]]:
+    """Name -> ``fit(seed)`` returning ``(model, trainer or None, fit seconds)``; at most ``epochs`` epochs each."""
 
-    def tuned() -> tuple[Any, Any]:
-        settings = dict(TUNED)
-        tuned_epochs = settings.pop("max_epochs")
-        model = MatrixFactorizationModel(train=train, **settings)
-        return model, CourseTrainer(max_epochs=min(epochs, tuned_epochs), enable_progress_bar=False)
+    def fitter(recipe: recipes.Recipe, with_val: bool) -> Callable[[int], tuple[Any, Any, float]]:
+        recipe = recipe.replace(max_epochs=min(epochs, recipe.max_epochs))
+        return lambda seed: recipe.fit(train, val if with_val else None, seed=seed)
 
-    return {
-        "popularity": lambda: (PopularityModel(train), None),
-        "basic_mf": lambda: (MatrixFactorizationModel(train=train, val=val), trainer()),
-        "approx_mf": approx,
-        "separate_opt_mf": lambda: (
-            MatrixFactorizationModel(
-                train=train, val=val, embedding_dim=10, lr=1e-2, bias_lr=1e-1, optimizer="adam", bias_optimizer="sgd"
-            ),
-            trainer(),
-        ),
-        "tuned_mf": tuned,
-    }
+    return {name: fitter(recipe, with_val) for name, (recipe, with_val) in MODELS.items()}
 
 
 def evaluate(model: Any, train: Any, val: Any) -> dict[str, float]:
@@ -126,37 +118,49 @@ def evaluate(model: Any, train: Any, val: Any) -> dict[str, float]:
     return result
 
 
-def run(epochs: int = EPOCHS, only: list[str] | None = None) -> dict[str, Any]:
-    import pytorch_lightning as pl
+def run(epochs: int = EPOCHS, only: list[str] | None = None, seeds: int = 1) -> dict[str, Any]:
     import torch
 
-    from coursekit.lessons import build_tutorial_split
+    from coursekit.course import build_tutorial_split
 
     torch.set_num_threads(1)  # a shared 2-core machine; also makes timings comparable
     train, val = build_tutorial_split()
+    seed_list = [SEED] if seeds == 1 else list(range(seeds))
     results: dict[str, Any] = {}
-    for name, build in build_models(train, val, epochs).items():
+    for name, fit in build_models(train, val, epochs).items():
         if only and name not in only:
             continue
-        pl.seed_everything(SEED, verbose=False)
-        model, trainer = build()
-        start = time.perf_counter()
-        if trainer is not None:
-            trainer.fit(model)
-        fit_seconds = time.perf_counter() - start
-        row = {"fit_seconds": fit_seconds, "epochs": 0 if trainer is None else trainer.current_epoch}
-        row.update(evaluate(model, train, val))
-        results[name] = row
-        print(f"{name}: done in {fit_seconds:.1f} s", file=sys.stderr, flush=True)
+        runs = []
+        for seed in seed_list:
+            model, trainer, fit_seconds = fit(seed)
+            row = {"fit_seconds": fit_seconds, "epochs": 0 if trainer is None else trainer.current_epoch}
+            row.update(evaluate(model, train, val))
+            runs.append(row)
+        results[name] = runs[0] if len(runs) == 1 else _mean_and_spread(runs, seed_list)
+        print(f"{name}: done in {sum(r['fit_seconds'] for r in runs):.1f} s", file=sys.stderr, flush=True)
     return {
         "split": {"train": train.num_interactions, "validation": val.num_interactions,
                   "users": train.num_users, "items": train.num_items},
-        "seed": SEED,
+        "seed": SEED if seeds == 1 else seed_list,
         "max_epochs": epochs,
-        "tuned": {"settings": {k: v for k, v in TUNED.items() if k != "lr_scheduler_func"}, "val_passed": False},
+        "recipes": {name: recipe.settings() for name, (recipe, _) in MODELS.items()},
+        "tuned": {"settings": {k: v for k, v in TUNED.as_dict().items() if k != "lr_scheduler_func"}, "val_passed": False},
         "models": results,
         "machine": machine(),
     }
+
+
+def _mean_and_spread(runs: list[dict[str, float]], seeds: list[int]) -> dict[str, Any]:
+    """Every figure's mean over the seeds, its sample standard deviation as ``<name>_std``, and the runs."""
+    import numpy as np
+
+    row: dict[str, Any] = {}
+    for key in runs[0]:
+        values = np.array([run[key] for run in runs], dtype=float)
+        row[key] = float(values.mean())
+        row[f"{key}_std"] = float(values.std(ddof=1))
+    row["per_seed"] = dict(zip(map(str, seeds), runs))
+    return row
 
 
 def table(report: dict[str, Any]) -> str:
@@ -169,6 +173,12 @@ def table(report: dict[str, Any]) -> str:
             f"{r['mrr_unmasked']:>9.4f}{r['mrr_masked']:>9.4f}{r['auc_unmasked']:>9.4f}{r['auc_masked']:>9.4f}"
             f"{r['fit_seconds']:>8.1f}{r['eval_seconds']:>8.2f}"
         )
+        if "map_at_10_masked_std" in r:  # several seeds: the spread below the means
+            lines.append(
+                f"{'  +- std':<16}{r['map_at_10_unmasked_std']:>11.4f}{r['map_at_10_masked_std']:>11.4f}"
+                f"{r['mrr_unmasked_std']:>9.4f}{r['mrr_masked_std']:>9.4f}{r['auc_unmasked_std']:>9.4f}"
+                f"{r['auc_masked_std']:>9.4f}{r['fit_seconds_std']:>8.1f}{r['eval_seconds_std']:>8.2f}"
+            )
     return "\n".join(lines)
 
 
@@ -183,15 +193,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 epochs, print only (no JSON written)")
     parser.add_argument("--only", nargs="+", metavar="MODEL", help="run only these models (print only)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON file (default {RESULTS})")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"JSON file (default {RESULTS}, or {RESULTS_SEEDS.name} with --seeds)")
+    parser.add_argument("--seeds", type=int, default=1, help="train each model from seeds 0..N-1 (default: seed 22 only)")
     args = parser.parse_args(argv)
     os.environ.setdefault("DATA_PATH", str(REPO / "data"))
     sys.path.insert(0, str(REPO))
-    report = run(epochs=2 if args.quick else EPOCHS, only=args.only)
+    report = run(epochs=2 if args.quick else EPOCHS, only=args.only, seeds=args.seeds)
     print(table(report))
     if not (args.quick or args.only):
-        write_atomically(report, args.out)
-        print(f"wrote {args.out}")
+        out = args.out or (RESULTS if args.seeds == 1 else RESULTS_SEEDS)
+        write_atomically(report, out)
+        print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -193,23 +193,13 @@ def step_similarity(args):
 
 
 def step_ml100k(args):
-    from pytorch_lightning import seed_everything
-
-    from coursekit.lessons import build_tutorial_split
-    from coursekit.loaders import ApproximateNegativeSamplingInteractionsDataLoader
+    from coursekit.course import build_tutorial_split
+    from coursekit.course.recipes import COLLIE_APPROXIMATE
     from coursekit.metrics import auc, evaluate_in_batches, mapk, mrr
-    from coursekit.model import CourseTrainer, MatrixFactorizationModel
 
     train, val = build_tutorial_split()
-    seed_everything(22, verbose=False)
-    train_loader = ApproximateNegativeSamplingInteractionsDataLoader(train, batch_size=1024, shuffle=True)
-    val_loader = ApproximateNegativeSamplingInteractionsDataLoader(val, batch_size=1024, shuffle=False)
-    model = MatrixFactorizationModel(train=train_loader, val=val_loader, embedding_dim=10, lr=1e-2)
-    trainer = CourseTrainer(model, max_epochs=10, enable_progress_bar=False)
-    start = time.perf_counter()
-    trainer.fit(model)
-    fit_seconds = time.perf_counter() - start
-    model.eval()
+    # The reference lesson's model (approximate loaders of 1,024 rows, dim 10, lr 1e-2), seed 22.
+    model, _, fit_seconds = COLLIE_APPROXIMATE.fit(train, val, seed=22)
     start = time.perf_counter()
     values = evaluate_in_batches([mapk, mrr, auc], val, model, train_interactions=train, progress=False)
     return {

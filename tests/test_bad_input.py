@@ -21,7 +21,8 @@ import scipy.sparse as sp
 import torch
 
 import coursekit
-from coursekit import course, lessons, losses, metrics, movielens, plots, utils
+from coursekit import course, losses, metrics, movielens, plots, utils
+from coursekit.course import artifacts, compare, recipes
 from coursekit.cross_validation import random_split, stratified_split, temporal_split
 from coursekit.hdf5 import HDF5Interactions, HDF5InteractionsDataLoader, write_hdf5
 from coursekit.interactions import (
@@ -417,10 +418,30 @@ CASES = [
     # -- lessons, plots, setup ----------------------------------------------------------------
     case("setup-threads-zero", course.setup, {"threads": 0}, ValueError, r"threads must be >= 1, got 0"),
     case("setup-seed-negative", course.setup, {"seed": -1}, ValueError, r"seed must be >= 0, got -1"),
-    case("artifact_path-folder-name", lessons.artifact_path, {"name": "../secrets"},
+    case("artifact_path-folder-name", artifacts.artifact_path, {"name": "../secrets"},
          ValueError, r"name must be a plain file stem .* got '\.\./secrets'"),
-    case("load_or_build-not-callable", lessons.load_or_build, {"name": "x", "build": 3},
+    case("load_or_build-not-callable", artifacts.load_or_build, {"name": "x", "build": 3},
          TypeError, r"build must be a function of no arguments, got int"),
+    case("save_artifact-not-an-artefact", artifacts.save_artifact, {"obj": {"a": 1}, "name": "x"},
+         TypeError, r"an artefact must be an Interactions, a tuple of Interactions \(a split\) or a coursekit model, got dict"),
+    case("save_artifact-settings-not-plain", artifacts.save_artifact, {"obj": X, "name": "x", "settings": {"f": object()}},
+         TypeError, r"settings must hold plain values .* got <object object"),
+    case("get_recipe-unknown", recipes.get_recipe, {"recipe": "tunde"},
+         KeyError, r"recipe must be a Recipe or one of \[.*'tuned'\], got 'tunde'"),
+    case("recipe-negatives-unknown", recipes.Recipe, {"name": "r", "description": "", "negatives": "exactly"},
+         ValueError, r"negatives must be one of \('exact', 'approximate'\), got 'exactly'"),
+    case("recipe-seed-in-settings", recipes.Recipe, {"name": "r", "description": "", "model": {"seed": 1}},
+         ValueError, r"must not hold train, val or seed: pass them to build\(\)"),
+    case("recipe-build-seed-negative", recipes.LESSON03.build, {"train": X, "seed": -1},
+         ValueError, r"seed must be >= 0, got -1"),
+    case("seed_study-no-seeds", compare.seed_study,
+         {"test_interactions": X, "recipe": "popularity", "train_interactions": X, "seeds": []},
+         ValueError, r"seeds must be a count or a non-empty sequence of seeds, got \[\]"),
+    case("seed_study-repeated-seeds", compare.seed_study,
+         {"test_interactions": X, "recipe": "popularity", "train_interactions": X, "seeds": [2, 2]},
+         ValueError, r"seeds must be distinct, got \[2, 2\]"),
+    case("popular_share-no-train", compare.popular_share, {"model": POP},
+         TypeError, r"popular_share needs train_interactions"),
     case("plot_item_popularity-head_fraction-zero", plots.plot_item_popularity, {"items": [1, 2], "head_fraction": 0},
          ValueError, r"head_fraction must be in \(0, 1\), got 0"),
     case("plot_rating_distribution-empty", plots.plot_rating_distribution, {"ratings": []},

@@ -445,32 +445,22 @@ def test_joblib_round_trip(trained, tmp_path):
 
 @pytest.mark.slow
 def test_reference_lesson_on_movielens(ml100k_path):
-    from pytorch_lightning import seed_everything
-
+    from coursekit.course.recipes import COLLIE_APPROXIMATE, COLLIE_SEPARATE_BIAS
     from coursekit.cross_validation import stratified_split
     from coursekit.metrics import auc, evaluate_in_batches, mapk, mrr
     from coursekit.movielens import read_movielens_df, read_movielens_df_item
     from coursekit.utils import convert_to_implicit
 
     df = convert_to_implicit(read_movielens_df())
-    interactions = Interactions(users=df.user_id, items=df.item_id, allow_missing_ids=True)
+    interactions = Interactions(users=df.user_id, items=df.item_id, allow_missing_ids=True, seed=0)
     train_interactions, val_interactions = stratified_split(interactions, test_p=0.1, seed=42)
 
-    seed_everything(22, verbose=False)
-    train_loader = ApproximateNegativeSamplingInteractionsDataLoader(train_interactions, batch_size=1024, shuffle=True)
-    val_loader = ApproximateNegativeSamplingInteractionsDataLoader(val_interactions, batch_size=1024, shuffle=False)
-    model = MatrixFactorizationModel(train=train_loader, val=val_loader, embedding_dim=10, lr=1e-2)
-    trainer = CourseTrainer(model, max_epochs=10, deterministic=True, enable_progress_bar=False)
-    trainer.fit(model)
-    model.eval()
+    # The reference lesson's two models, as the named recipes the lessons and benchmarks share.
+    model, _, _ = COLLIE_APPROXIMATE.fit(train_interactions, val_interactions, seed=22, deterministic=True)
     mapk_score, mrr_score, auc_score = evaluate_in_batches([mapk, mrr, auc], val_interactions, model)
     assert auc_score > 0.85 and mapk_score > 0.02 and mrr_score > 0.1
 
-    model = MatrixFactorizationModel(train=train_interactions, val=val_interactions, embedding_dim=10,
-                                     lr=1e-2, bias_lr=1e-1, optimizer="adam", bias_optimizer="sgd")
-    trainer = CourseTrainer(model, max_epochs=10, deterministic=True, enable_progress_bar=False)
-    trainer.fit(model)
-    model.eval()
+    model, _, _ = COLLIE_SEPARATE_BIAS.fit(train_interactions, val_interactions, seed=22, deterministic=True)
     (auc_score,) = evaluate_in_batches([auc], val_interactions, model)
     assert auc_score > 0.85
 

@@ -1,4 +1,4 @@
-"""CourseTrainer defaults, history, schedulers, interrupts, resuming, DDP, and course.setup()."""
+"""CourseTrainer defaults, history, schedulers, interrupts, resuming, DDP (setup() is tested in test_setup.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import warnings
 
 import numpy as np
 import pytest
-import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from torch.optim.lr_scheduler import ReduceLROnPlateau, StepLR
@@ -200,33 +199,3 @@ def test_resuming_from_an_epoch_checkpoint_matches_an_uninterrupted_run(tmp_path
     for name, value in weights(uninterrupted).items():
         assert torch.equal(value, resumed.state_dict()[name]), name
     assert trainer.history.equals(reference.history)  # history travels in the checkpoint too
-
-
-# -- course.setup ----------------------------------------------------------------------------------
-
-
-def test_setup_prepares_a_quiet_reproducible_session(monkeypatch, tmp_path, capfd):
-    import matplotlib as mpl
-
-    from coursekit.course import setup
-
-    monkeypatch.delenv("DATA_PATH", raising=False)
-    threads = torch.get_num_threads()
-    levels = [logging.getLogger(name).level for name in LIGHTNING_LOGGERS]
-    try:
-        with warnings.catch_warnings(), mpl.rc_context():
-            setup(seed=5, threads=1, data_path=tmp_path)
-            assert torch.get_num_threads() == 1 and os.environ["DATA_PATH"] == str(tmp_path)
-            first = torch.rand(3)
-            setup(seed=5, threads=1)
-            assert torch.equal(torch.rand(3), first) and np.random.rand() == np.random.RandomState(5).rand()
-            assert mpl.rcParams["axes.grid"]
-            pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)  # a plain Trainer too
-            with pytest.raises(ValueError, match="threads"):
-                setup(threads=0)
-    finally:
-        torch.set_num_threads(threads)
-        for name, level in zip(LIGHTNING_LOGGERS, levels):
-            logging.getLogger(name).setLevel(level)
-    out, err = capfd.readouterr()
-    assert out == "" and err == ""
