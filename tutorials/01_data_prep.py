@@ -39,8 +39,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from coursekit import lessons, plots
-from coursekit.course import setup
+from coursekit.course import implicit_movielens, plots, save_artifact, setup
 from coursekit.interactions import Interactions
 from coursekit.movielens import read_movielens_df, read_movielens_df_item, read_movielens_df_user
 from coursekit.utils import IdEncoder, convert_to_implicit, remove_users_with_fewer_than_n_interactions
@@ -225,11 +224,11 @@ assert (interactions.num_users, interactions.num_items, len(interactions)) == (9
 
 # %% [markdown]
 # 943 users, although one of them liked nothing, and 1,674 items: the largest movie ID anyone
-# liked, plus one. `coursekit.lessons.implicit_movielens()` runs exactly the steps of this lesson,
+# liked, plus one. `coursekit.course.implicit_movielens()` runs exactly the steps of this lesson,
 # so later lessons can rebuild the same data in one line:
 
 # %%
-rebuilt = lessons.implicit_movielens()
+rebuilt = implicit_movielens()
 assert (rebuilt.mat != interactions.mat).nnz == 0
 
 # %% [markdown]
@@ -274,7 +273,7 @@ assert 0.03 < density < 0.04
 # rebuilds them with `implicit_movielens()` when you run it on its own.
 
 # %%
-path = lessons.save_artifact(interactions, "implicit_movielens")
+path = save_artifact(interactions, "implicit_movielens")
 print(path.name)
 
 # %% [markdown]

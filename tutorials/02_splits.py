@@ -30,8 +30,7 @@ except importlib.metadata.PackageNotFoundError:
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from coursekit import lessons, plots
-from coursekit.course import setup
+from coursekit.course import build_tutorial_split, implicit_movielens, load_or_build, plots, save_artifact, setup
 from coursekit.cross_validation import random_split, stratified_split, temporal_split
 from coursekit.stats import split_summary
 
@@ -44,7 +43,7 @@ setup()
 # you start here.
 
 # %%
-interactions = lessons.load_or_build("implicit_movielens", lessons.implicit_movielens)
+interactions = load_or_build("implicit_movielens", implicit_movielens)
 print(interactions)
 assert len(interactions) == 55_375
 
@@ -155,17 +154,17 @@ plt.show()
 # unknown to the model. With 55,000 interactions there is also little data to spare for the
 # harder, noisier temporal setting.
 #
-# So the course uses `stratified_split(test_p=0.1, seed=42)`. `lessons.build_tutorial_split()`
+# So the course uses `stratified_split(test_p=0.1, seed=42)`. `build_tutorial_split()`
 # builds exactly this split; we check that, then save it for the later lessons, which load it
-# with `lessons.tutorial_split()`.
+# with `tutorial_split()`.
 
 # %%
 train, validation = stratified_train, stratified_validation
-rebuilt_train, rebuilt_validation = lessons.build_tutorial_split()
+rebuilt_train, rebuilt_validation = build_tutorial_split()
 assert (rebuilt_train.mat != train.mat).nnz == 0 and (rebuilt_validation.mat != validation.mat).nnz == 0
 assert (len(train), len(validation)) == (49_426, 5_949)
 
-path = lessons.save_artifact((train, validation), "tutorial_split")
+path = save_artifact((train, validation), "tutorial_split")
 print(f"saved {path.name}: train {len(train):,}, validation {len(validation):,} interactions")
 
 # %% [markdown]
@@ -173,13 +172,13 @@ print(f"saved {path.name}: train {len(train):,}, validation {len(validation):,} 
 #
 # Lesson 01 dropped users with fewer than 3 interactions, and on MovieLens with 4-star positives
 # that removed nobody. Now count only **5-star** ratings as positive
-# (`lessons.implicit_movielens(min_rating=5)`), skip that filter, and hold out 20 %. Compare the
+# (`implicit_movielens(min_rating=5)`), skip that filter, and hold out 20 %. Compare the
 # random and the stratified split with `split_summary`. What happens to users with one or two
 # interactions? (Hint: `stratified_split` will complain; read its message.)
 
 # %%
 # Solution
-five_stars = lessons.implicit_movielens(min_rating=5)
+five_stars = implicit_movielens(min_rating=5)
 try:
     stratified_split(five_stars, test_p=0.2, seed=42)
 except ValueError as error:

@@ -36,9 +36,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from coursekit import lessons, plots
-from coursekit.compare import compare_models, fit_timed, save_trained_model
-from coursekit.course import setup
+from coursekit.course import compare_models, fit_timed, plots, save_trained_model, setup, tutorial_split
 from coursekit.interactions import InteractionsDataLoader
 from coursekit.losses import adaptive_hinge, bpr, hinge
 from coursekit.metrics import auc, evaluate_in_batches, mapk, mrr
@@ -54,7 +52,7 @@ setup()
 # to learn from, and 10 % held out to check the model on.
 
 # %%
-train, validation = lessons.tutorial_split()
+train, validation = tutorial_split()
 print(f"train: {len(train):,} interactions   validation: {len(validation):,} interactions")
 print(f"{train.num_users} users x {train.num_items:,} movies")
 assert (len(train), len(validation)) == (49_426, 5_949)
@@ -239,7 +237,7 @@ assert masked_map > 2 * mapk_score and masked_mrr > mrr_score
 
 # %% tags=["approx-metrics"]
 popularity = PopularityModel(train=train)
-table = compare_models({"popularity": popularity, "matrix factorization": model}, validation, train)
+table = compare_models(validation, {"popularity": popularity, "matrix factorization": model}, train)
 print(table.to_string(float_format="{:.4f}".format))
 assert table.loc["matrix factorization", ("masked", "MAP@10")] > 1.5 * table.loc["popularity", ("masked", "MAP@10")]
 assert table.loc["matrix factorization", ("masked", "AUC")] > table.loc["popularity", ("masked", "AUC")]
@@ -270,7 +268,7 @@ print(f"saved {path.name}")
 # Solution
 bpr_model = MatrixFactorizationModel(train=train, val=validation, embedding_dim=10, lr=1e-2, loss="bpr", seed=22)
 fit_timed(bpr_model, max_epochs=10)
-exercise = compare_models({"hinge (adaptive)": model, "bpr (adaptive)": bpr_model}, validation, train)
+exercise = compare_models(validation, {"hinge (adaptive)": model, "bpr (adaptive)": bpr_model}, train)
 print(exercise.to_string(float_format="{:.4f}".format))
 assert 0.85 < exercise.loc["bpr (adaptive)", ("masked", "AUC")] < 1
 assert exercise.loc["hinge (adaptive)", ("masked", "MAP@10")] > exercise.loc["bpr (adaptive)", ("masked", "MAP@10")]

@@ -36,9 +36,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from coursekit import lessons, plots
-from coursekit.compare import TUNED, compare_models, evaluate_model, fit_timed, popular_share, save_trained_model
-from coursekit.course import setup
+from coursekit.course import (TUNED, compare_models, evaluate_model, fit_timed, plots, popular_share, save_trained_model,
+                              setup, tutorial_split)
 from coursekit.interactions import ApproximateNegativeSamplingInteractionsDataLoader
 from coursekit.metrics import auc, evaluate_in_batches, mapk, mrr
 from coursekit.model import CourseTrainer, MatrixFactorizationModel, PopularityModel
@@ -52,7 +51,7 @@ setup()
 # The tutorial split again, under the names the rest of this lesson uses.
 
 # %%
-train_interactions, val_interactions = lessons.tutorial_split()
+train_interactions, val_interactions = tutorial_split()
 print(f"train: {len(train_interactions):,}   validation: {len(val_interactions):,}")
 assert (len(train_interactions), len(val_interactions)) == (49_426, 5_949)
 
@@ -230,7 +229,7 @@ curse = pd.DataFrame(
             "bias spread (std)": m.item_biases.weight.std().item(),
             "bias-popularity rank corr.": popularity_correlation(m),
             "top-10 from 100 most popular": popular_share(m, train_interactions),
-            **evaluate_model(m, val_interactions, train_interactions),
+            **evaluate_model(val_interactions, m, train_interactions),
         }
         for name, m in bias_models.items()
     }
@@ -274,8 +273,8 @@ plots.plot_learning_rates(constant_trainer.history, ax=axes[1]).set_title("const
 plt.show()
 
 # %% tags=["approx-metrics"]
-schedules = pd.DataFrame({"plateau": evaluate_model(separate_model, val_interactions, train_interactions),
-                          "constant": evaluate_model(constant_model, val_interactions, train_interactions)}).T
+schedules = pd.DataFrame({"plateau": evaluate_model(val_interactions, separate_model, train_interactions),
+                          "constant": evaluate_model(val_interactions, constant_model, train_interactions)}).T
 print(schedules.to_string(float_format="{:.4f}".format))
 assert separate_trainer.history["lr"].iloc[-1] < 1e-3 and constant_trainer.history["lr"].eq(1e-2).all()
 
@@ -291,10 +290,11 @@ assert separate_trainer.history["lr"].iloc[-1] < 1e-3 and constant_trainer.histo
 #
 # The settings so far were Collie's lesson defaults. A small search over the embedding size and
 # the learning rates, scored by masked MAP@10 on the validation split, found these (kept in
-# `coursekit.compare.TUNED`, so lesson 05 can rebuild the model):
+# `coursekit.course.TUNED`, a named recipe, so lesson 05 can rebuild the model):
 
 # %%
-print(TUNED)
+print(TUNED.description)
+print(dict(TUNED.model), f"max_epochs={TUNED.max_epochs}")
 
 # %% [markdown]
 # Larger vectors can express more tastes, but with Adam at 0.01 they overfit within ten epochs; a
@@ -305,10 +305,7 @@ print(TUNED)
 # confirm them on a test set it had never looked at (lesson 02).
 
 # %% tags=["nbval-ignore-output"]
-settings = dict(TUNED)
-max_epochs = settings.pop("max_epochs")
-tuned_model = MatrixFactorizationModel(train=train_interactions, val=val_interactions, **settings, seed=22)
-_, seconds["tuned"] = fit_timed(tuned_model, max_epochs=max_epochs)
+tuned_model, _, seconds["tuned"] = TUNED.fit(train_interactions, val_interactions, seed=22)
 
 # %% [markdown]
 # ## 7. Every model so far
@@ -335,7 +332,7 @@ models = {
     "constant learning rate": constant_model,
     "tuned": tuned_model,
 }
-table = compare_models(models, val_interactions, train_interactions)
+table = compare_models(val_interactions, models, train_interactions)
 print(table.to_string(float_format="{:.4f}".format))
 
 # %% [markdown]
@@ -381,10 +378,10 @@ print(f"saved {save_trained_model(tuned_model, 'mf_tuned').name}")
 
 # %% tags=["approx-metrics"]
 # Solution
-exercise_model = MatrixFactorizationModel(train=train_loader, val=val_loader, **settings, seed=22)
-_, approximate_seconds = fit_timed(exercise_model, max_epochs=max_epochs)
-exercise = compare_models({"tuned, exact": tuned_model, "tuned, approximate": exercise_model},
-                          val_interactions, train_interactions)
+exercise_model = MatrixFactorizationModel(train=train_loader, val=val_loader, **TUNED.model, seed=22)
+_, approximate_seconds = fit_timed(exercise_model, max_epochs=TUNED.max_epochs)
+exercise = compare_models(val_interactions, {"tuned, exact": tuned_model, "tuned, approximate": exercise_model},
+                          train_interactions)
 print(exercise.to_string(float_format="{:.4f}".format))
 assert exercise["masked"].loc["tuned, exact", "MAP@10"] > exercise["masked"].loc["tuned, approximate", "MAP@10"]
 

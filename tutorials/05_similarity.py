@@ -32,9 +32,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from coursekit import lessons, plots
-from coursekit.compare import TUNED, load_or_train_model, train_tuned_model
-from coursekit.course import setup
+from coursekit.course import TUNED, load_or_train, plots, setup, tutorial_split
 from coursekit.model import with_titles
 from coursekit.movielens import read_movielens_df_item
 
@@ -43,14 +41,14 @@ setup()
 # %% [markdown]
 # ## 1. The model and the movie titles
 #
-# `load_or_train_model` loads the model lesson 04 saved, or trains one with the same settings
-# (`coursekit.compare.TUNED`) and saves it. A saved model keeps the training matrix, so it still
+# `load_or_train` loads the model lesson 04 saved, or trains one with the same recipe and seed
+# (`coursekit.course.TUNED`, seed 22) and saves it. A saved model keeps the training matrix, so it still
 # knows which movies each user has seen. The movie file gives us titles; its ids start at 1, the
 # model's at 0, so Star Wars (1977), movie 50 in the file, is item 49.
 
 # %%
-train, validation = lessons.tutorial_split()
-model = load_or_train_model("mf_tuned", lambda: train_tuned_model(train, validation, {**TUNED, "seed": 22}))
+train, validation = tutorial_split()
+model = load_or_train(TUNED, seed=22, name="mf_tuned")
 movies = read_movielens_df_item()
 print(model)
 print(movies.loc[movies["item_id"] == 50, ["item_id", "movie_title"]].to_string(index=False))
@@ -185,24 +183,15 @@ assert abs(first_axis_vs_popularity) > 0.5
 # ## Exercise
 #
 # Similarity depends on the model. Lesson 03 saved a smaller model (10-dimensional vectors,
-# trained with the default settings) as `mf_lesson03`. Load it with `load_or_train_model` (build it
-# with `MatrixFactorizationModel(train=train, val=validation, embedding_dim=10, lr=1e-2, seed=22)` and
-# `fit_timed` if it is missing) and compare its five movies most similar to *Fargo* (item 99)
+# trained with lesson 03's settings, the recipe `LESSON03` with seed 22) as `mf_lesson03`. Load it with
+# `load_or_train` (which trains it if it is missing) and compare its five movies most similar to *Fargo* (item 99)
 # with the tuned model's.
 
 # %% tags=["nbval-ignore-output"]
 # Solution
-from coursekit.compare import fit_timed
-from coursekit.model import MatrixFactorizationModel
+from coursekit.course.recipes import LESSON03
 
-
-def build_lesson03_model():
-    small = MatrixFactorizationModel(train=train, val=validation, embedding_dim=10, lr=1e-2, seed=22)
-    fit_timed(small, max_epochs=10)
-    return small
-
-
-lesson03_model = load_or_train_model("mf_lesson03", build_lesson03_model)
+lesson03_model = load_or_train(LESSON03, seed=22, name="mf_lesson03")
 columns = {}
 for name, m in [("tuned (64 dims)", model), ("lesson 03 (10 dims)", lesson03_model)]:
     similar = with_titles(m.item_item_similarity(99).iloc[1:6], movies)
