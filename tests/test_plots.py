@@ -69,6 +69,14 @@ def test_item_popularity_draws_sorted_counts_on_a_log_scale():
     assert ax.get_legend().get_texts()[0].get_text() == "top 40% of items (2): 67% of interactions"
 
 
+def test_item_popularity_names_what_it_counts():
+    ax = plots.plot_item_popularity([1, 1, 2], what="ratings")
+    assert ax.get_ylabel() == "ratings (log scale)"
+    assert [t.get_text() for t in ax.get_legend().get_texts()][1] == "ratings of the item"
+    with pytest.raises(TypeError, match="what must be a non-empty string"):
+        plots.plot_item_popularity([1, 2], what="")
+
+
 def test_item_popularity_accepts_a_torch_tensor():
     torch = pytest.importorskip("torch")
     ax = plots.plot_item_popularity(torch.tensor([1, 1, 2]))
@@ -101,6 +109,7 @@ def test_split_summary_has_one_dot_per_active_user():
     # The reference line has the overall validation/train ratio, 3/5.
     (line,) = ax.get_lines()
     np.testing.assert_allclose(line.get_ydata(), np.asarray(line.get_xdata()) * 3 / 5)
+    assert ax.get_legend().get_texts()[0].get_text() == "validation / train overall: 60.0%"  # says what it is
 
 
 def test_split_summary_rejects_parts_of_different_sizes():
@@ -187,6 +196,9 @@ def test_model_comparison_bars_are_the_table_values():
     assert widths == [0.86, 0.93]
     assert [label.get_text() for label in axes[0].get_yticklabels()] == ["popularity", "mf"]
     assert axes[1].get_xlim()[1] <= 1.15  # no room wasted past 1 for a metric in [0, 1]
+    # AUCs near 0.9 on an axis from 0 would hide their difference: that axis starts near them, and says so.
+    assert axes[1].get_xlim()[0] == pytest.approx(0.8) and axes[1].get_xlabel() == "axis starts at 0.80"
+    assert axes[0].get_xlim()[0] == 0 and axes[0].get_xlabel() == ""
 
 
 def test_model_comparison_labels_two_level_columns_and_checks_them():
@@ -224,5 +236,7 @@ def test_item_embeddings_label_the_chosen_items():
     assert sorted(text.get_text() for text in ax.texts) == ["first", "last"]
     grey = ax.collections[0]
     assert len(grey.get_offsets()) == 5
+    sized = plots.plot_item_embeddings(tiny_model(train), labels={4: "big"}, sizes=[1, 2, 3, 4, 50])
+    assert sized.collections[1].get_sizes()[0] == 50  # a labelled dot keeps its popularity size
     with pytest.raises(ValueError, match="labels"):
         plots.plot_item_embeddings(tiny_model(train), labels={9: "nope"})

@@ -70,8 +70,11 @@ assert (len(train), len(validation)) == (49_426, 5_949)
 # romance". Nobody names them; the model finds whatever directions best explain who liked what.
 # The dot product is large when user and movie point the same way. The item bias $b_i$ is how
 # much *everybody* likes movie $i$: it soaks up popularity, so the vectors are left to explain
-# taste. (The user bias shifts all of one user's scores equally, so it never changes their ranking;
-# it only helps the loss.)
+# taste. (The user bias shifts all of one user's scores equally, so it never changes their ranking.
+# With the pairwise losses of this course it does not change the loss either: every loss compares a
+# positive and a negative *of the same user*, and $b_u$ cancels out of
+# $\text{score}(u, i) - \text{score}(u, j)$. It never receives a gradient and stays at 0, as section 5
+# checks; it is there for models that predict star ratings, where it matters.)
 #
 # A hand-made example with $d = 2$, tastes (science fiction, romance):
 
@@ -189,6 +192,12 @@ trainer.plot_history()
 plt.show()
 
 # %% [markdown]
+# Section 2 claimed the user biases cannot learn anything from a pairwise loss. After ten epochs:
+
+# %%
+print(f"user biases that moved away from 0: {int((model.user_biases.weight != 0).sum())} of {model.num_users}")
+
+# %% [markdown]
 # The training loss falls. The validation loss does not, and that is not overfitting
 # here: the validation loss is computed with negatives sampled against the *validation*
 # interactions only, so a user's training movies count as negatives there. The better the model
@@ -196,9 +205,10 @@ plt.show()
 # positives, and the higher that loss. Losses are a training signal; to judge a recommender we
 # measure its rankings.
 #
-# The learning-rate columns show a side effect: the default schedule divides the learning rate by
-# 10 whenever the monitored validation loss stops improving, so from epoch 5 on the model barely
-# moves and the training loss flattens. Lesson 04 looks at learning-rate schedules.
+# The learning-rate columns show a side effect: the default schedule (`ReduceLROnPlateau` with
+# `patience=1`) divides the learning rate by 10 once the monitored validation loss has failed to
+# improve on its best for more than one epoch. In the history above, six epochs (0 to 5) run at 0.01;
+# after that the rates are 0.001 and then 0.0001, the model barely moves and the training loss flattens. Lesson 04 looks at learning-rate schedules.
 #
 # ## 6. Evaluation
 #

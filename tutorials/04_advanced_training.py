@@ -37,7 +37,9 @@ import pandas as pd
 import torch
 
 from coursekit.course import (TUNED, compare_models, evaluate_model, fit_timed, plots, popular_share, save_trained_model,
-                              setup, tutorial_split)
+                              seed_study, setup, tutorial_split)
+from coursekit.course.compare import PairedComparison
+from coursekit.course.recipes import COLLIE_APPROXIMATE, COLLIE_SEPARATE_BIAS, CONSTANT_LR, LESSON03, ONE_OPTIMIZER
 from coursekit.interactions import ApproximateNegativeSamplingInteractionsDataLoader
 from coursekit.metrics import auc, evaluate_in_batches, mapk, mrr
 from coursekit.model import CourseTrainer, MatrixFactorizationModel, PopularityModel
@@ -258,8 +260,9 @@ print(separate_trainer.history.to_string(float_format="{:.4f}".format))
 # %% [markdown]
 # Lesson 03 explained why the validation loss is a poor signal here: its negatives include the
 # user's training movies, so it barely falls even while the rankings improve. The plateau rule
-# reads that as "stuck" and cuts the learning rates after five epochs; the last epochs then hardly
-# train at all. The alternative is a constant rate (`lr_scheduler_func=None`):
+# reads that as "stuck": `patience=1` tolerates one epoch without a new best, and in the history
+# above six epochs (0 to 5) run at the full rates before both are cut by 10, and by 10 again two epochs
+# later; the last epochs hardly train at all. The alternative is a constant rate (`lr_scheduler_func=None`):
 
 # %% tags=["nbval-ignore-output"]
 constant_model = MatrixFactorizationModel(train=train_interactions, val=val_interactions, embedding_dim=10,
@@ -358,6 +361,62 @@ assert (masked["MAP@10"].drop("popularity") > 1.8 * masked.loc["popularity", "MA
 assert abs(masked.loc["approximate negatives", "MAP@10"] - masked.loc["basic (lesson 03)", "MAP@10"]) < 0.015
 assert masked.loc["tuned", "MAP@10"] > masked.loc["basic (lesson 03)", "MAP@10"]
 print(f"saved {save_trained_model(tuned_model, 'mf_tuned').name}")
+
+# %% [markdown]
+# ## 8. One seed is one draw: the same models over five seeds
+#
+# Every number above comes from one random start, one shuffle of the batches and one draw of
+# negatives. Another seed gives another number, and a difference between two models means something
+# only when it is larger than that noise. `seed_study` trains a named recipe (the settings of each
+# model above, in `coursekit.course.recipes`) once per seed and summarises each metric by its mean
+# and standard deviation over the seeds:
+
+# %% tags=["nbval-ignore-output"]
+recipes = {
+    "basic (lesson 03)": LESSON03,
+    "approximate negatives": COLLIE_APPROXIMATE,
+    "separate bias optimizer": COLLIE_SEPARATE_BIAS,
+    "one optimizer": ONE_OPTIMIZER,
+    "constant learning rate": CONSTANT_LR,
+    "tuned": TUNED,
+}
+studies = {name: seed_study(val_interactions, recipe, train_interactions, seeds=5, val=val_interactions,
+                            extra={"top-10 from 100 most popular": popular_share})
+           for name, recipe in recipes.items()}
+
+# %% tags=["approx-metrics"]
+columns = [("masked", "MAP@10"), ("masked", "MRR"), ("masked", "AUC"), ("other", "top-10 from 100 most popular")]
+over_seeds = pd.DataFrame({
+    name: {column[1]: f"{study.summary.loc[column, 'mean']:.4f} ± {study.summary.loc[column, 'std']:.4f}" for column in columns}
+    for name, study in studies.items()
+}).T
+print("mean ± standard deviation over seeds 0-4, masked metrics")
+print(over_seeds.to_string())
+
+# %% [markdown]
+# Comparing two recipes seed by seed is sharper than comparing their means: what one seed does to
+# both (an easy or a hard shuffle) cancels in the difference. For each claim of this lesson, the
+# mean difference and its standard deviation over the same five seeds:
+
+# %% tags=["approx-metrics"]
+claims = {
+    "separate bias optimizer - one optimizer": ("one optimizer", "separate bias optimizer"),
+    "constant rate - plateau schedule": ("separate bias optimizer", "constant learning rate"),
+    "approximate - exact negatives": ("basic (lesson 03)", "approximate negatives"),
+    "tuned - basic": ("basic (lesson 03)", "tuned"),
+}
+
+
+def difference(first, second, column):
+    """second - first, seed by seed: mean ± standard deviation."""
+    differences = PairedComparison(studies[first], studies[second]).differences[column]
+    return f"{differences.mean():+.4f} ± {differences.std():.4f}"
+
+
+paired = pd.DataFrame(
+    {claim: {column[1]: difference(first, second, column) for column in columns} for claim, (first, second) in claims.items()}
+).T
+print(paired.to_string())
 
 # %% [markdown]
 # What the table says:

@@ -71,8 +71,10 @@ def plot_rating_distribution(ratings: Any, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_item_popularity(items: Any, ax: Axes | None = None, head_fraction: float = 0.1) -> Axes:
-    """The long tail: interactions per item, most popular first, on a log scale.
+def plot_item_popularity(
+    items: Any, ax: Axes | None = None, head_fraction: float = 0.1, what: str = "interactions"
+) -> Axes:
+    """The long tail: interactions (or ratings, ...) per item, most popular first, on a log scale.
 
     The most popular ``head_fraction`` of the items (rounded up) is shaded, and the legend
     says what share of all interactions they receive. Items without interactions are not
@@ -86,8 +88,12 @@ def plot_item_popularity(items: Any, ax: Axes | None = None, head_fraction: floa
         Where to draw.
     head_fraction : float
         Share of the items to shade as the head, in (0, 1).
+    what : str
+        What one entry of ``items`` is, for the labels: ``"interactions"``, ``"ratings"``, ...
     """
     head_fraction = check_fraction("head_fraction", head_fraction)
+    if not isinstance(what, str) or not what:
+        raise TypeError(f"what must be a non-empty string such as 'ratings', got {what!r}")
     _, counts = np.unique(_as_1d("items", items), return_counts=True)
     counts = np.sort(counts)[::-1]
     ranks = np.arange(1, len(counts) + 1)
@@ -96,13 +102,13 @@ def plot_item_popularity(items: Any, ax: Axes | None = None, head_fraction: floa
     ax = _axes(ax)
     ax.axvspan(
         0.5, head + 0.5, color="tab:orange", alpha=0.25,
-        label=f"top {head_fraction:.0%} of items ({head:,}): {share:.0%} of interactions",
+        label=f"top {head_fraction:.0%} of items ({head:,}): {share:.0%} of {what}",
     )  # fmt: skip
-    ax.plot(ranks, counts, color="tab:blue", label="interactions of the item")
+    ax.plot(ranks, counts, color="tab:blue", label=f"{what} of the item")
     ax.set_yscale("log")
     ax.set_xlim(0.5, len(counts) + 0.5)
     ax.set_xlabel("items, from most to least popular")
-    ax.set_ylabel("interactions (log scale)")
+    ax.set_ylabel(f"{what} (log scale)")
     ax.set_title("The long tail of item popularity")
     ax.legend(loc="upper right")
     return ax
@@ -137,7 +143,9 @@ def plot_split_summary(
     ax.scatter(in_train[active], in_validation[active], s=8, alpha=0.35, color="tab:blue", linewidths=0)
     ratio = validation.num_interactions / train.num_interactions
     x_max = int(in_train.max())
-    ax.plot([0, x_max], [0, ratio * x_max], linestyle="--", color="tab:gray", linewidth=1)
+    ax.plot([0, x_max], [0, ratio * x_max], linestyle="--", color="tab:gray", linewidth=1,
+            label=f"validation / train overall: {ratio:.1%}")
+    ax.legend(loc="upper left", fontsize=9)
     ax.set_xlabel("user's interactions in train")
     ax.set_ylabel("user's interactions in validation")
     if title is not None:
@@ -291,8 +299,14 @@ def plot_model_comparison(table: Any, metrics: Any = None, axes: Any = None) -> 
         ax.set_yticks(positions, names)
         label = f"{column[1]} ({column[0]})" if isinstance(column, tuple) else str(column)
         ax.set_title(label, fontsize=11)
-        limit = max(values.max(), 1e-12) * 1.3  # room for the labels
-        ax.set_xlim(0, min(limit, 1.15) if values.max() <= 1 else limit)  # metrics in [0, 1]: no tick past 1
+        # Bars start at 0 unless every value sits high in [0, 1] (AUC): there a zero-based axis would
+        # hide the differences, so the axis starts just below the smallest bar and says so.
+        low = values.min()
+        start = np.floor(low * 20) / 20 - 0.05 if values.max() <= 1 and low > 0.5 else 0.0
+        limit = start + (max(values.max(), 1e-12) - start) * 1.3  # room for the labels
+        ax.set_xlim(start, min(limit, 1.15) if values.max() <= 1 else limit)  # metrics in [0, 1]: no tick past 1
+        if start > 0:
+            ax.set_xlabel(f"axis starts at {start:.2f}", fontsize=8)
         ax.set_axisbelow(True)
     return axes
 
@@ -348,7 +362,7 @@ def plot_item_embeddings(
     ax.scatter(points[:, 0], points[:, 1], s=sizes, alpha=0.3, color="tab:gray", linewidths=0)
     for item, text in labels.items():
         x, y = points[int(item)]
-        ax.scatter([x], [y], s=30, color="tab:red", zorder=3)
+        ax.scatter([x], [y], s=max(sizes[int(item)], 12.0), color="tab:red", alpha=0.8, zorder=3)  # keeps its size
         ax.annotate(str(text), (x, y), xytext=(4, 3), textcoords="offset points", fontsize=9)
     ax.set_xlabel("first principal component")
     ax.set_ylabel("second principal component")
