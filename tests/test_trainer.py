@@ -167,7 +167,7 @@ def test_keyboard_interrupt_stops_gracefully_and_keeps_the_model_usable():
     assert signal.getsignal(signal.SIGINT) is handler  # Ctrl-C still works afterwards
     assert trainer.interrupted and trainer.current_epoch == 1
     assert len(trainer.history) == 1  # the interrupted epoch is not recorded
-    assert not torch.equal(before["item_embeddings.weight"], m.item_embeddings.weight)
+    assert not torch.equal(before["factorization.item_embeddings.weight"], m.item_embeddings.weight)
     m.eval()
     assert torch.isfinite(m.score_all_items(torch.arange(5))).all()
     assert len(m.recommend(0, k=3)) == 3

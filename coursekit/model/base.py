@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from coursekit._checks import check_int
+from coursekit.model import persistence
 
 
 def interactions_of(data: Any, name: str = "data") -> Any:
@@ -44,6 +45,40 @@ class RecommenderMixin:
     num_users: int
     num_items: int
     _seen: sp.csr_matrix | None
+
+    #: Version of the settings ``_config`` returns; bump it when their meaning changes, so files
+    #: saved before fail to load with a clear message instead of building a different model.
+    config_version: int = 1
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every model registers itself for save_model / load_model: persistence needs no model imports.
+        super().__init_subclass__(**kwargs)
+        persistence.register_model_class(cls)
+
+    # -- settings, for persistence ------------------------------------------------------------
+
+    def _config(self) -> dict[str, Any]:
+        """Constructor keywords (plain values only) that rebuild this model without training data."""
+        raise NotImplementedError(f"{type(self).__name__} must define _config() to be saved")
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any]) -> "RecommenderMixin":
+        """An untrained model built from ``_config()``'s settings; ``load_model`` then loads the weights."""
+        return cls(**config)
+
+    @classmethod
+    def _state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """The shape of every tensor in ``state_dict()`` of a model built from ``config``.
+
+        ``load_model`` compares these with the tensors stored in a file before building the model,
+        so sizes in a damaged file cannot make it allocate more than the file holds.
+        """
+        raise NotImplementedError(f"{cls.__name__} must define _state_shapes() to be loaded")
+
+    @classmethod
+    def _upgrade_state_dict(cls, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``state`` as saved by an older layout of this class, renamed to the current one."""
+        return state
 
     # -- id checks -----------------------------------------------------------------------------
 
@@ -104,15 +139,11 @@ class RecommenderMixin:
 
     def save_model(self, path: str | os.PathLike) -> Path:
         """Save weights and settings to ``path`` (atomically); reload with :func:`coursekit.model.load_model`."""
-        from coursekit.model.persistence import save_model
-
-        return save_model(self, path)
+        return persistence.save_model(self, path)
 
     def load_weights(self, path: str | os.PathLike) -> "RecommenderMixin":
         """Load weights saved by ``save_model`` into this model; sizes must match. Returns ``self``."""
-        from coursekit.model.persistence import load_weights
-
-        return load_weights(self, path)
+        return persistence.load_weights(self, path)
 
     # -- similarities --------------------------------------------------------------------------
 

@@ -61,8 +61,8 @@ class PopularityModel(RecommenderMixin, nn.Module):
         return {"num_users": self.num_users, "num_items": self.num_items}
 
     @classmethod
-    def _from_config(cls, config: dict[str, Any]) -> "PopularityModel":
-        return cls(**config)
+    def _state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        return {"popularity": (config["num_items"],)}
 
     def __repr__(self) -> str:
         return f"PopularityModel({self.num_users} users, {self.num_items} items)"
