@@ -230,3 +230,31 @@ def test_setup_prepares_a_quiet_reproducible_session(monkeypatch, tmp_path, capf
             logging.getLogger(name).setLevel(level)
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+def test_uses_a_cuda_gpu_when_available_unless_told_cpu(monkeypatch):
+    from coursekit.model import trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module.torch.cuda, "is_available", lambda: True)
+    assert trainer_module.default_accelerator() == "gpu"
+    monkeypatch.setattr(trainer_module.torch.cuda, "is_available", lambda: False)
+    assert trainer_module.default_accelerator() == "cpu"
+    assert CourseTrainer(accelerator="cpu", enable_progress_bar=False).accelerator.__class__.__name__ == "CPUAccelerator"
+
+
+def test_max_epochs_is_settable_to_continue_training():
+    from tests.contracts import synthetic_interactions
+
+    model = MatrixFactorizationModel(synthetic_interactions(), embedding_dim=4, seed=0)
+    trainer = CourseTrainer(max_epochs=2, enable_progress_bar=False)
+    trainer.fit(model)
+    before = model.item_embeddings.weight.detach().clone()
+    trainer.max_epochs = 4
+    assert trainer.max_epochs == 4
+    trainer.fit(model)
+    assert trainer.current_epoch == 4 and trainer.history.epoch.tolist() == [0, 1, 2, 3]
+    assert not torch.equal(before, model.item_embeddings.weight)
+    with pytest.raises(ValueError, match="max_epochs=3 is below the 4 epochs already trained"):
+        trainer.max_epochs = 3
+    with pytest.raises(ValueError, match="whole number"):
+        trainer.max_epochs = 2.5

@@ -76,6 +76,8 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
         ``'adaptive_hinge'`` to say it explicitly, or the function ``coursekit.losses.hinge`` to
         average over all negatives. Unlike Collie, ``'warp'`` and the adaptive losses also accept a
         single negative (WARP then weighs one trial; an adaptive loss equals its plain form).
+        The default, ``'adaptive_hinge'``, is what Collie's default ``'hinge'`` trains with several
+        negatives (and equals ``'hinge'`` with one).
     batch_size
         Interactions per batch of the loaders built from ``Interactions`` (``evaluate_in_batches``
         counts users per batch instead).
@@ -99,7 +101,7 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
         weight_decay: float = 0.0,
         optimizer: str | type[torch.optim.Optimizer] = "adam",
         bias_optimizer: str | type[torch.optim.Optimizer] | None = "sgd",
-        loss: str | Callable[..., torch.Tensor] = "hinge",
+        loss: str | Callable[..., torch.Tensor] = "adaptive_hinge",
         batch_size: int = 1024,
         seed: int | None = None,
         *,
