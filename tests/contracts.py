@@ -77,7 +77,6 @@ def synthetic_interactions(
         num_items=num_items,
         num_negative_samples=num_negative_samples,
         allow_missing_ids=True,
-        seed=seed,
         timestamps=timestamps,
     )
 
@@ -91,7 +90,7 @@ def near_saturated_interactions(num_negative_samples: int = 3, seed: int = 0) ->
     present[1, [0, 11]] = False
     present[2:, :3] = True
     users, items = np.nonzero(present)
-    return Interactions(users, items, num_negative_samples=num_negative_samples, seed=seed)
+    return Interactions(users, items, num_negative_samples=num_negative_samples)
 
 
 def pairs(users: Any, items: Any) -> Counter:

@@ -25,7 +25,7 @@ class TestInteractionsDataLoader(ExactNegativesContract):
         present[np.arange(0, 30, 2), rng.integers(0, 25, 15)] = False
         from coursekit.interactions import Interactions
 
-        data = Interactions(*np.nonzero(present), num_negative_samples=4, seed=0)
+        data = Interactions(*np.nonzero(present), num_negative_samples=4)
         users, _, negatives, _ = epoch_arrays(InteractionsDataLoader(data, batch_size=64, shuffle=True, seed=0))
         assert not present[users[:, None], negatives].any()
 

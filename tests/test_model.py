@@ -33,7 +33,7 @@ def clustered_split(seed: int = 0) -> tuple[Interactions, Interactions]:
         part = chosen[:, columns]
         return Interactions(
             users=np.broadcast_to(users, part.shape).ravel(), items=part.ravel(), num_users=NUM_USERS,
-            num_items=NUM_ITEMS, allow_missing_ids=True, num_negative_samples=5, seed=seed,
+            num_items=NUM_ITEMS, allow_missing_ids=True, num_negative_samples=5,
         )
 
     return build(slice(0, PER_USER)), build(slice(PER_USER, picks))

@@ -25,7 +25,7 @@ def two_tastes(seed: int = 0, num_users: int = 100, num_items: int = 40, per_use
     half = num_items // 2
     users = np.repeat(np.arange(num_users), per_user)
     items = np.concatenate([rng.choice(half, per_user, replace=False) + half * (u % 2) for u in range(num_users)])
-    return Interactions(users=users, items=items, num_negative_samples=4, seed=seed)
+    return Interactions(users=users, items=items, num_negative_samples=4)
 
 
 def model(val: bool = True, **kwargs) -> MatrixFactorizationModel:
