@@ -28,6 +28,7 @@ import scipy.sparse as sp
 import torch
 
 from coursekit._checks import check_int
+from coursekit.ranking import top_k_items as _top_k_items
 
 Metric = Callable[..., torch.Tensor]
 
@@ -66,64 +67,6 @@ def _check_no_nan(scores: torch.Tensor) -> None:
     # (a sum can also be NaN from +inf and -inf together, so confirm with the exact test).
     if torch.isnan(scores.sum()) and torch.isnan(scores).any():
         raise ValueError("scores contain NaN; mask items with -inf instead")
-
-
-def _top_values(scores: torch.Tensor, count: int, block: int = 250) -> tuple[torch.Tensor, torch.Tensor]:
-    """``torch.topk(scores, count, dim=1)``'s values, and indices of items with those values.
-
-    With many items, in two cheaper steps: the best ``count`` items lie in the ``count`` blocks of
-    ``block`` columns with the highest maxima (with ties, in some such blocks: the values are the same,
-    the indices among tied items may differ), so only those blocks are searched.
-    """
-    num_rows, num_items = scores.shape
-    num_blocks = num_items // block
-    if num_blocks < 4 * count:
-        return torch.topk(scores, count, dim=1)
-    blocks = scores[:, : num_blocks * block].view(num_rows, num_blocks, block)
-    best_blocks = torch.topk(blocks.amax(dim=2), count, dim=1).indices
-    candidates = blocks.gather(1, best_blocks[:, :, None].expand(-1, -1, block)).view(num_rows, count * block)
-    columns = (best_blocks[:, :, None] * block + torch.arange(block, device=scores.device)).view(num_rows, -1)
-    if num_blocks * block < num_items:  # the last, partial block is always searched
-        candidates = torch.cat([candidates, scores[:, num_blocks * block :]], dim=1)
-        tail = torch.arange(num_blocks * block, num_items, device=scores.device)
-        columns = torch.cat([columns, tail.expand(num_rows, -1)], dim=1)
-    values, picked = torch.topk(candidates, count, dim=1)
-    return values, columns.gather(1, picked)
-
-
-def _top_k_items(scores: torch.Tensor, k: int) -> torch.Tensor:
-    """Indices of the ``min(k, I)`` best items per row, best first, ``[B, min(k, I)]``.
-
-    Equal scores are ordered by item index (lower first), exactly as a stable
-    descending sort of the whole row would order them, but in ``O(I)`` per row:
-    ``torch.topk`` finds the k-th best value, every item scoring above it is
-    kept, and the remaining places go to the lowest-indexed items tied with it.
-    """
-    num_rows, num_items = scores.shape
-    k = min(k, num_items)
-    if k == 0:
-        return torch.zeros(num_rows, 0, dtype=torch.int64, device=scores.device)
-    if k == num_items:
-        return torch.sort(scores, dim=1, descending=True, stable=True).indices
-    # Usual case, no tie straddling the cut-off: one top-(k+1) pass, then order those k by
-    # (score desc, index asc). Full-catalogue passes below cost ~10x more on 50k items.
-    values, indices = _top_values(scores, k + 1)
-    if bool((values[:, k - 1] > values[:, k]).all()):
-        indices, order = indices[:, :k].sort(dim=1)
-        values = values[:, :k].gather(1, order)
-        return indices.gather(1, torch.sort(values, dim=1, descending=True, stable=True).indices)
-    kth_value = values[:, k - 1 : k]
-    above = scores > kth_value
-    tied = scores == kth_value
-    places_left = k - above.sum(dim=1, keepdim=True)
-    if bool((tied.sum(dim=1, keepdim=True) == places_left).all()):
-        selected = above | tied  # no tie straddles the cut-off (the usual case for real-valued scores)
-    else:
-        selected = above | (tied & (tied.cumsum(dim=1) <= places_left))
-    # Exactly k per row; nonzero walks rows in order and items in ascending index.
-    items = selected.nonzero()[:, 1].view(num_rows, k)
-    order = torch.sort(scores.gather(1, items), dim=1, descending=True, stable=True).indices
-    return items.gather(1, order)
 
 
 def _padded_rows(rows: torch.Tensor, values: torch.Tensor, counts: torch.Tensor, fill: float) -> torch.Tensor:

@@ -362,7 +362,7 @@ class ModelContract:
         with pytest.raises(ValueError, match=f"items contains {bad}"):
             model(torch.tensor([0]), torch.tensor([bad]))
         with pytest.raises(ValueError, match=f"user_id {bad} is outside"):
-            model.recommend(bad)
+            model.recommend(bad, unseen_items_only=True)
         with pytest.raises(TypeError, match="user_ids must hold integer ids"):
             model.score_all_items(torch.tensor([1.5]))
 
@@ -382,13 +382,13 @@ class ModelContract:
     def test_recommend(self, model, data, k):
         for user in (0, 11):
             seen = set(data.mat[user].indices.tolist())
-            top = model.recommend(user, k=k)
+            top = model.recommend(user, k=k, unseen_items_only=True)
             assert list(top.columns) == ["item_id", "score"]
             assert len(top) == min(k, data.num_items - len(seen))
             assert not seen & set(top.item_id) and top.item_id.is_unique and top.score.is_monotonic_decreasing
             unseen = model.get_item_predictions(user, unseen_items_only=True)
             assert list(top.item_id) == list(unseen.index[: len(top)])
-            assert len(model.recommend(user, k=k, exclude_seen=False)) == min(k, data.num_items)
+            assert len(model.recommend(user, k=k, unseen_items_only=False)) == min(k, data.num_items)
 
     def test_save_load_round_trip(self, model, data, tmp_path):
         from coursekit.model import load_model
@@ -399,7 +399,7 @@ class ModelContract:
         assert (loaded.num_users, loaded.num_items) == (model.num_users, model.num_items)
         users = torch.arange(data.num_users)
         torch.testing.assert_close(loaded.score_all_items(users), model.score_all_items(users), rtol=0, atol=0)
-        pd.testing.assert_frame_equal(loaded.recommend(5, k=7), model.recommend(5, k=7))
+        pd.testing.assert_frame_equal(loaded.recommend(5, k=7, unseen_items_only=True), model.recommend(5, k=7, unseen_items_only=True))
         # Saving the loaded model again gives a file that loads to the same scores.
         again = load_model(loaded.save_model(tmp_path / "again.pt"))
         torch.testing.assert_close(again.score_all_items(users), model.score_all_items(users), rtol=0, atol=0)

@@ -446,7 +446,7 @@ def test_a_single_user_with_a_negative_works():
     (users, items), negatives = next(iter(InteractionsDataLoader(x, batch_size=2, seed=0)))
     assert negatives.flatten().tolist() == [1, 1]  # the only unseen item
     model = MatrixFactorizationModel(x, embedding_dim=2, seed=0)
-    assert model.recommend(0).item_id.tolist() == [1]
+    assert model.recommend(0, unseen_items_only=True).item_id.tolist() == [1]
 
 
 def test_num_negative_samples_of_num_items_minus_one_works():
@@ -459,4 +459,4 @@ def test_num_negative_samples_of_num_items_minus_one_works():
 def test_whole_number_floats_and_numpy_scalars_are_accepted():
     x = Interactions(np.array([0.0, 1.0]), torch.tensor([1, 0]), num_negative_samples=1)
     assert x.users.dtype == np.int64 and x.items.tolist() == [1, 0]
-    assert len(MF.recommend(np.int64(3), k=2)) == 2 and len(MF.item_item_similarity(torch.tensor(4))) == 40
+    assert len(MF.recommend(np.int64(3), k=2, unseen_items_only=True)) == 2 and len(MF.item_item_similarity(torch.tensor(4))) == 40

@@ -189,3 +189,32 @@ def test_the_adaptive_switch_is_printed_once_and_named(capsys):
     one = synthetic_interactions(num_negative_samples=1)
     assert MatrixFactorizationModel(one, loss="hinge").loss_name == "hinge"
     assert capsys.readouterr().out == ""
+
+
+# -- the one seen-items flag -------------------------------------------------------------------------
+
+
+def test_get_user_predictions_ranks_users_for_an_item():
+    data = synthetic_interactions()
+    model = MatrixFactorizationModel(data, embedding_dim=4, seed=0).eval()
+    item = 5
+    predictions = model.get_user_predictions(item)
+    expected = model.score_all_items(torch.arange(data.num_users))[:, item].numpy()
+    assert sorted(predictions.index) == list(range(data.num_users)) and predictions.is_monotonic_decreasing
+    np.testing.assert_allclose(predictions.to_numpy(), expected[predictions.index.to_numpy()], rtol=1e-5, atol=1e-6)
+    unseen = model.get_user_predictions(item, unseen_items_only=True, batch_size=7)
+    assert set(unseen.index) == set(range(data.num_users)) - set(np.flatnonzero(data.mat[:, item].toarray()))
+
+
+def test_recommend_takes_the_shared_flag_and_warns_about_its_old_default():
+    data = synthetic_interactions()
+    model = PopularityModel(data)
+    seen = set(data.mat[0].indices)
+    with pytest.warns(FutureWarning, match="unseen_items_only=True to keep"):
+        default = model.recommend(0, k=5)
+    assert not seen & set(default.item_id)  # this release: still leaves seen items out
+    with pytest.warns(DeprecationWarning, match="exclude_seen"):
+        old = model.recommend(0, k=5, exclude_seen=False)
+    assert list(old.item_id) == list(model.get_item_predictions(0).index[:5])
+    with pytest.raises(TypeError, match="unseen_items_only must be True or False"):
+        model.get_item_predictions(0, unseen_items_only="yes")

@@ -145,7 +145,7 @@ def test_seeded_objects_never_touch_the_global_rngs():
     model = MatrixFactorizationModel(x, embedding_dim=3, seed=5).eval()
     for what, step in {
         "score_all_items": lambda: model.score_all_items(torch.arange(10)),
-        "recommend": lambda: model.recommend(3),
+        "recommend": lambda: model.recommend(3, unseen_items_only=True),
         "item_item_similarity": lambda: model.item_item_similarity(2),
         "evaluate_in_batches": lambda: evaluate_in_batches([mapk, mrr, auc], x, model, train_interactions=x,
                                                            progress=False),

@@ -170,7 +170,7 @@ def test_keyboard_interrupt_stops_gracefully_and_keeps_the_model_usable():
     assert not torch.equal(before["factorization.item_embeddings.weight"], m.item_embeddings.weight)
     m.eval()
     assert torch.isfinite(m.score_all_items(torch.arange(5))).all()
-    assert len(m.recommend(0, k=3)) == 3
+    assert len(m.recommend(0, k=3, unseen_items_only=True)) == 3
     more = CourseTrainer(m, max_epochs=1, enable_progress_bar=False)  # and it can train on
     more.fit(m)
     assert len(more.history) == 1
