@@ -185,13 +185,22 @@ class Interactions(Dataset):
         return self.mat.tocoo()
 
     def head(self, n: int = 5) -> pd.DataFrame:
-        """The first ``n`` interactions as a DataFrame."""
+        """The first ``n`` interactions (in (user, item) order) as a DataFrame."""
         n = check_int("n", n, minimum=0)
+        return self._frame(0, min(n, self.num_interactions))
+
+    def tail(self, n: int = 5) -> pd.DataFrame:
+        """The last ``n`` interactions as a DataFrame, indexed by their position, as in Collie."""
+        n = check_int("n", n, minimum=0)
+        return self._frame(max(0, self.num_interactions - n), self.num_interactions)
+
+    def _frame(self, start: int, stop: int) -> pd.DataFrame:
         frame = pd.DataFrame(
-            {"user_id": self.users[:n], "item_id": self.items[:n], "rating": self.mat.data[:n]}
+            {"user_id": self.users[start:stop], "item_id": self.items[start:stop], "rating": self.mat.data[start:stop]},
+            index=pd.RangeIndex(start, stop),
         )
         if self.timestamps is not None:
-            frame["timestamp"] = self.timestamps[:n]
+            frame["timestamp"] = self.timestamps[start:stop]
         return frame
 
     def __repr__(self) -> str:

@@ -63,6 +63,19 @@ class BatchLoader:
     def num_negative_samples(self) -> int:
         return self.interactions.num_negative_samples
 
+    # Collie's loader attributes: the size of the data the loader iterates over.
+    @property
+    def num_users(self) -> int:
+        return self.interactions.num_users
+
+    @property
+    def num_items(self) -> int:
+        return self.interactions.num_items
+
+    @property
+    def num_interactions(self) -> int:
+        return len(self.interactions)
+
     @staticmethod
     def _shard() -> tuple[int, int]:
         """``(rank, world_size)`` of this process; ``(0, 1)`` outside ``torch.distributed``."""
@@ -141,7 +154,7 @@ class InteractionsDataLoader(_InteractionsLoader):
     interactions
         The :class:`coursekit.interactions.Interactions` to iterate over.
     batch_size
-        Interactions per batch.
+        Interactions per batch (``evaluate_in_batches``'s ``batch_size`` counts users instead).
     shuffle
         Visit interactions in a new random order every epoch.
     drop_last

@@ -218,3 +218,31 @@ def test_recommend_takes_the_shared_flag_and_warns_about_its_old_default():
     assert list(old.item_id) == list(model.get_item_predictions(0).index[:5])
     with pytest.raises(TypeError, match="unseen_items_only must be True or False"):
         model.get_item_predictions(0, unseen_items_only="yes")
+
+
+# -- Collie's names ----------------------------------------------------------------------------------
+
+
+def test_bias_optimizer_and_bias_lr_infer_follow_the_vectors():
+    model = MatrixFactorizationModel(synthetic_interactions(), lr=0.03, bias_lr="infer", optimizer="adagrad",
+                                     bias_optimizer="infer")
+    (vectors, biases), _ = model.configure_optimizers()
+    assert isinstance(vectors, torch.optim.Adagrad) and isinstance(biases, torch.optim.Adagrad)
+    assert biases.param_groups[0]["lr"] == 0.03 and model.hparams.bias_lr == 0.03
+    assert model.hparams.bias_optimizer == "adagrad"
+
+
+def test_loaders_report_the_size_of_their_data():
+    data = synthetic_interactions()
+    loader = InteractionsDataLoader(data, batch_size=16)
+    assert (loader.num_users, loader.num_items, loader.num_interactions) == (
+        data.num_users, data.num_items, data.num_interactions)
+
+
+def test_interactions_tail_is_the_end_of_head():
+    data = synthetic_interactions(with_timestamps=True)
+    everything = data.head(len(data))
+    tail = data.tail(4)
+    assert list(tail.index) == list(range(len(data) - 4, len(data)))
+    assert tail.equals(everything.iloc[-4:])
+    assert len(data.tail(0)) == 0 and len(data.tail(10**6)) == len(data)

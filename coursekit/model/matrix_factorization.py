@@ -57,7 +57,8 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
     sparse
         Use sparse embedding gradients (pair with ``'sgd'``, ``'adagrad'`` or ``'sparse_adam'``).
     lr, bias_lr
-        Learning rates of the embedding optimizer and of the bias optimizer.
+        Learning rates of the embedding optimizer and of the bias optimizer; ``bias_lr='infer'``
+        (Collie's spelling) uses ``lr``.
     lr_scheduler_func
         ``optimizer -> scheduler``; each optimizer gets its own, stepped once per epoch
         on the validation loss (the training loss without validation data). ``None``: constant rates.
@@ -66,7 +67,9 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
     optimizer, bias_optimizer
         A name in ``OPTIMIZERS`` or a ``torch.optim.Optimizer`` class. Every bias parameter is
         trained by ``bias_optimizer`` at ``bias_lr``; with ``bias_optimizer=None`` one
-        ``optimizer`` at ``lr`` trains everything.
+        ``optimizer`` at ``lr`` trains everything; ``bias_optimizer='infer'`` (Collie) gives the biases
+        their own optimizer of the same class as ``optimizer``. Optimizers whose ``step`` needs a
+        closure (``torch.optim.LBFGS``) are refused here, not at the first training step.
     loss
         A name known to ``coursekit.losses`` or a callable
         ``loss(positive_scores[B], negative_scores[B, N], num_items=...) -> scalar``. As in Collie,
@@ -96,7 +99,7 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
         dropout_p: float = 0.0,
         sparse: bool = False,
         lr: float = 1e-3,
-        bias_lr: float = 1e-2,
+        bias_lr: float | str = 1e-2,
         lr_scheduler_func: Callable[[torch.optim.Optimizer], Any] | None = default_lr_scheduler,
         weight_decay: float = 0.0,
         optimizer: str | type[torch.optim.Optimizer] = "adam",
@@ -109,6 +112,11 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
         num_items: int | None = None,
     ) -> None:
         super().__init__()
+        # Collie's 'infer': the biases use the same learning rate / optimizer class as the vectors.
+        if isinstance(bias_lr, str) and bias_lr == "infer":
+            bias_lr = lr
+        if isinstance(bias_optimizer, str) and bias_optimizer == "infer":
+            bias_optimizer = optimizer
         embedding_dim = check_int("embedding_dim", embedding_dim, minimum=1)
         dropout_p = check_fraction("dropout_p", dropout_p, allow_zero=True)
         batch_size = check_int("batch_size", batch_size, minimum=1)
