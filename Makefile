@@ -13,7 +13,7 @@ ML100K_SEED ?= $(CURDIR)/../shared/data/ml-100k
 
 STAMP := $(VENV)/.installed
 
-.PHONY: install data course test unit notebooks bench check-notebooks clean
+.PHONY: install data course test unit quick lint notebooks bench check-notebooks clean
 
 install: $(STAMP)
 
@@ -39,6 +39,16 @@ test: unit notebooks
 
 unit: install data
 	$(BIN)/python -m pytest tests -q
+
+# The unit suite without the slow-marked tests (training on MovieLens, spawned processes).
+quick: install data
+	$(BIN)/python -m pytest tests -q -m "not slow"
+
+# Lint and formatting, as configured in pyproject.toml's [tool.ruff]; fix with
+# `ruff check --fix .` and `ruff format .`.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 notebooks: install data
 	$(BIN)/python tools/check_notebooks.py

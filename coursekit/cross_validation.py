@@ -131,7 +131,7 @@ def _parts(interactions: Interactions, part: np.ndarray, with_val: bool) -> tupl
     ratings, timestamps = interactions.mat.data, interactions.timestamps
     wanted = (0, 1, 2) if with_val else (0, 2)
     result = []
-    for index, which in enumerate(wanted):
+    for which in wanted:
         keep = part == which
         if not keep.any():
             raise ValueError(f"the split left the {('train', 'validation', 'test')[which]} part empty")

@@ -20,7 +20,11 @@ import pytest
 import torch
 
 from coursekit.cross_validation import random_split, stratified_split, temporal_split
-from coursekit.interactions import ApproximateNegativeSamplingInteractionsDataLoader, Interactions, InteractionsDataLoader
+from coursekit.interactions import (
+    ApproximateNegativeSamplingInteractionsDataLoader,
+    Interactions,
+    InteractionsDataLoader,
+)
 from coursekit.metrics import auc, evaluate_in_batches, mapk, mrr
 from coursekit.model import CourseTrainer, MatrixFactorizationModel, PopularityModel
 from tests.contracts import ROOT_DIR, synthetic_interactions

@@ -15,7 +15,6 @@ from typing import Any, Callable
 import pytorch_lightning as pl
 import scipy.sparse as sp
 import torch
-from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from coursekit._checks import check_fraction, check_int, default_seed
