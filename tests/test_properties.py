@@ -17,8 +17,7 @@ from hypothesis import strategies as st
 
 from coursekit.cross_validation import stratified_split, temporal_split
 from coursekit.interactions import Interactions, InteractionsDataLoader
-from coursekit.model import MatrixFactorizationModel, PopularityModel, load_model
-from coursekit.model import CourseTrainer
+from coursekit.model import CourseTrainer, MatrixFactorizationModel, PopularityModel, load_model
 from tests.contracts import (
     ModelContract,
     clustered_split,
