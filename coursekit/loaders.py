@@ -15,6 +15,11 @@ batches were drawn before: a run resumed from a checkpoint sees the same batches
 as an uninterrupted one. Lightning tells the loader the epoch through
 ``loader.sampler.set_epoch`` (as it does for a ``DistributedSampler``); iterating
 by hand advances it by one per pass.
+
+Where these differ from Collie's loaders on purpose: the negatives of a row are drawn *with
+replacement* (independent draws, so a row may repeat a negative; one vectorised call instead of a
+per-row loop, and the same distribution Collie's approximate sampler has), and bad arguments
+(a batch size of 0, a non-Interactions input) raise a clear error instead of failing later.
 """
 
 from __future__ import annotations
