@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import scipy.sparse as sp
 import torch
+from tqdm import tqdm  # plain tqdm: tqdm.auto warns on stderr in a notebook kernel without ipywidgets
 
 from coursekit._checks import check_int
 from coursekit.ranking import top_k_items as _top_k_items
@@ -506,9 +507,6 @@ def evaluate(
     batches = [order[start : start + batch_size] for start in range(0, len(users), batch_size)]
     train_counts = np.diff(train_mat.indptr) if train_mat is not None else np.zeros(test_shape[0], dtype=np.int64)
     device = _model_device(model)
-
-    # Plain tqdm: tqdm.auto warns on stderr in a notebook kernel without ipywidgets.
-    from tqdm import tqdm
 
     # One value per (metric, user), summed in user order at the end: the result does not depend on batching.
     per_user = np.zeros((len(metrics), len(users)))
