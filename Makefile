@@ -16,7 +16,7 @@ ML100K_SEED ?= $(CURDIR)/../shared/data/ml-100k
 
 STAMP := $(VENV)/.installed
 
-.PHONY: install data course test unit notebooks isolation bench check-notebooks clean dist binder wheel-check binder-check reset
+.PHONY: install data course test unit notebooks isolation bench check-notebooks clean dist binder wheel-check binder-check reset quick lint
 
 # `make notebooks LESSON=05_similarity` checks one lesson; `make course LESSON=05_similarity` runs one.
 LESSON ?=
@@ -51,6 +51,16 @@ test: unit notebooks
 PYTEST_ARGS ?=
 unit: install data
 	$(BIN)/python -m pytest tests -q $(PYTEST_ARGS)
+
+# The unit suite without the slow- and course-marked tests (training on MovieLens, spawned processes, lesson runs).
+quick: install data
+	$(BIN)/python -m pytest tests -q -m "not slow and not course"
+
+# Lint and formatting, as configured in pyproject.toml's [tool.ruff]; fix with
+# `ruff check --fix .` and `ruff format .`.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 notebooks: install data
 	$(BIN)/python tools/check_notebooks.py

@@ -11,6 +11,9 @@ they hold exactly the input interactions.
   interactions, so every user is in train and in every held-out part.
 * :func:`temporal_split` holds out each user's most recent interactions: the
   honest setting when the model will predict the future.
+
+``seed`` decides the split only (``None``: one draw from torch's global RNG); the parts carry no
+seed, since ``Interactions`` holds no random state: the loaders draw the negatives.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ def random_split(
     part = np.zeros(n, dtype=np.int8)  # 0 train, 1 validation, 2 test
     part[order[:n_test]] = 2
     part[order[n_test : n_test + n_val]] = 1
-    return _parts(interactions, part, val_p > 0, seed)
+    return _parts(interactions, part, val_p > 0)
 
 
 def stratified_split(
@@ -55,7 +58,7 @@ def stratified_split(
     users = interactions.users
     # Rank each interaction within its user by a random key: one lexsort, no per-user loop.
     random_key = np.random.default_rng(default_seed(seed)).random(len(users))
-    return _split_by_rank(interactions, np.lexsort((random_key, users)), val_p, test_p, seed, force_split)
+    return _split_by_rank(interactions, np.lexsort((random_key, users)), val_p, test_p, force_split)
 
 
 def temporal_split(
@@ -67,17 +70,21 @@ def temporal_split(
 ) -> tuple[Interactions, ...]:
     """Hold out each user's ``ceil(p * n_u)`` most recent interactions (test the latest, validation before).
 
-    Needs ``Interactions(..., timestamps=...)``. Ties in time are broken by item id.
+    Needs ``Interactions(..., timestamps=...)``. Ties in time are broken by item id, so the split
+    is deterministic: ``seed`` is accepted for Collie compatibility and unused (the parts hold no
+    random state either: ``Interactions`` is data).
     """
     val_p, test_p = _check_parts(interactions, val_p, test_p)  # first: it checks the type
+    if seed is not None:
+        default_seed(seed)  # unused, but a bad seed is a bug in the caller all the same
     if interactions.timestamps is None:
         raise ValueError("temporal_split needs timestamps: build Interactions(..., timestamps=df['timestamp'])")
     # Oldest first within a user, so the newest sit at the end of each user's run.
     order = np.lexsort((interactions.items, interactions.timestamps, interactions.users))
-    return _split_by_rank(interactions, order[::-1], val_p, test_p, seed, force_split)
+    return _split_by_rank(interactions, order[::-1], val_p, test_p, force_split)
 
 
-def _split_by_rank(interactions, order, val_p, test_p, seed, force_split) -> tuple[Interactions, ...]:
+def _split_by_rank(interactions, order, val_p, test_p, force_split) -> tuple[Interactions, ...]:
     """Assign test to the first ``ceil(test_p n_u)`` of each user's run in ``order``, then validation."""
     users = interactions.users[order]
     counts = np.bincount(interactions.users, minlength=interactions.num_users)
@@ -106,7 +113,7 @@ def _split_by_rank(interactions, order, val_p, test_p, seed, force_split) -> tup
     part_sorted[rank < n_test[users]] = 2
     part = np.empty_like(part_sorted)
     part[order] = part_sorted
-    return _parts(interactions, part, val_p > 0, seed)
+    return _parts(interactions, part, val_p > 0)
 
 
 def _check_parts(interactions: Interactions, val_p: float, test_p: float) -> tuple[float, float]:
@@ -119,13 +126,12 @@ def _check_parts(interactions: Interactions, val_p: float, test_p: float) -> tup
     return val_p, test_p
 
 
-def _parts(interactions: Interactions, part: np.ndarray, with_val: bool, seed: int | None) -> tuple:
+def _parts(interactions: Interactions, part: np.ndarray, with_val: bool) -> tuple:
     users, items = interactions.users, interactions.items
     ratings, timestamps = interactions.mat.data, interactions.timestamps
-    base_seed = default_seed(seed) if seed is not None else None
     wanted = (0, 1, 2) if with_val else (0, 2)
     result = []
-    for index, which in enumerate(wanted):
+    for which in wanted:
         keep = part == which
         if not keep.any():
             raise ValueError(f"the split left the {('train', 'validation', 'test')[which]} part empty")
@@ -140,7 +146,6 @@ def _parts(interactions: Interactions, part: np.ndarray, with_val: bool, seed: i
                 num_negative_samples=interactions.num_negative_samples,
                 allow_missing_ids=True,
                 remove_duplicate_user_item_pairs=False,
-                seed=None if base_seed is None else base_seed + index,
             )
         )
     return tuple(result)

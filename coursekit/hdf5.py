@@ -297,6 +297,19 @@ class HDF5Interactions:
     def __len__(self) -> int:
         return self.num_interactions
 
+    def head(self, n: int = 5) -> pd.DataFrame:
+        """The first ``n`` interactions of the file as a DataFrame (``user_id``, ``item_id``), as in Collie."""
+        n = check_int("n", n, minimum=0)
+        users, items = self.read(0, min(n, self.num_interactions))
+        return pd.DataFrame({"user_id": users, "item_id": items})
+
+    def tail(self, n: int = 5) -> pd.DataFrame:
+        """The last ``n`` interactions of the file as a DataFrame, indexed by their row in the file."""
+        n = check_int("n", n, minimum=0)
+        start = max(0, self.num_interactions - n)
+        users, items = self.read(start, self.num_interactions)
+        return pd.DataFrame({"user_id": users, "item_id": items}, index=pd.RangeIndex(start, self.num_interactions))
+
     def __getitem__(self, index: int | slice):
         """``((user, item), approximate_negatives)`` for one index or a contiguous slice."""
         if isinstance(index, slice):

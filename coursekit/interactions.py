@@ -29,6 +29,11 @@ class Interactions(Dataset):
     Each item of the dataset is one interaction with freshly sampled *exact*
     negatives: ``((user, positive_item), negative_items)``.
 
+    ``Interactions`` is data: it holds no random state (as Spotlight's). Training draws its
+    negatives in the loaders (:class:`InteractionsDataLoader`, seeded per epoch). Indexing
+    (``x[i]``, Collie's Dataset API) draws fresh negatives from a generator seeded by one draw
+    of torch's global RNG, so ``torch.manual_seed`` makes it repeatable.
+
     Parameters
     ----------
     users, items
@@ -56,7 +61,8 @@ class Interactions(Dataset):
     num_users, num_items
         Size of the matrix; default ``max id + 1``.
     seed
-        Seeds this object's own generator for ``__getitem__`` negatives.
+        Deprecated and ignored: ``Interactions`` has no generator any more. Seed the loaders
+        (``InteractionsDataLoader(x, seed=...)``), or ``torch.manual_seed`` for ``x[i]``.
     timestamps
         Optional time of each interaction, used by :func:`coursekit.cross_validation.temporal_split`.
     """
@@ -127,8 +133,16 @@ class Interactions(Dataset):
                 f"got {self.num_negative_samples}"
             )
         _check_every_user_has_a_negative(self.mat)
-        self.seed = default_seed(seed)
-        self._rng = np.random.default_rng(self.seed)
+        if seed is not None:
+            seed = default_seed(seed)  # unused, but a bad seed is a bug in the caller all the same
+            warnings.warn(
+                "Interactions(seed=...) is deprecated and ignored: Interactions holds no random state. "
+                "Seed the loader instead (InteractionsDataLoader(interactions, seed=...)), or call "
+                "torch.manual_seed before indexing",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        self.seed = seed  # deprecated: kept for code that reads it, used by nothing
         self._sampling_index: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- the dataset -------------------------------------------------------------------------
@@ -169,7 +183,8 @@ class Interactions(Dataset):
         positions = np.asarray(positions, dtype=np.int64) % len(self)
         users = np.searchsorted(self.mat.indptr, positions, side="right") - 1
         items = self.mat.indices[positions].astype(np.int64)
-        negatives = sample_exact(self._rng, self.sampling_index, self.num_items, users, self.num_negative_samples)
+        rng = np.random.default_rng(default_seed(None))  # one draw of torch's global RNG per call
+        negatives = sample_exact(rng, self.sampling_index, self.num_items, users, self.num_negative_samples)
         users_t, items_t, negatives_t = map(torch.from_numpy, (users, items, negatives))
         if single:
             return (users_t[0], items_t[0]), negatives_t[0]
@@ -186,13 +201,22 @@ class Interactions(Dataset):
         return self.mat.tocoo()
 
     def head(self, n: int = 5) -> pd.DataFrame:
-        """The first ``n`` interactions as a DataFrame."""
+        """The first ``n`` interactions (in (user, item) order) as a DataFrame."""
         n = check_int("n", n, minimum=0)
+        return self._frame(0, min(n, self.num_interactions))
+
+    def tail(self, n: int = 5) -> pd.DataFrame:
+        """The last ``n`` interactions as a DataFrame, indexed by their position, as in Collie."""
+        n = check_int("n", n, minimum=0)
+        return self._frame(max(0, self.num_interactions - n), self.num_interactions)
+
+    def _frame(self, start: int, stop: int) -> pd.DataFrame:
         frame = pd.DataFrame(
-            {"user_id": self.users[:n], "item_id": self.items[:n], "rating": self.mat.data[:n]}
+            {"user_id": self.users[start:stop], "item_id": self.items[start:stop], "rating": self.mat.data[start:stop]},
+            index=pd.RangeIndex(start, stop),
         )
         if self.timestamps is not None:
-            frame["timestamp"] = self.timestamps[:n]
+            frame["timestamp"] = self.timestamps[start:stop]
         return frame
 
     def __repr__(self) -> str:
@@ -207,6 +231,12 @@ class Interactions(Dataset):
         state = self.__dict__.copy()
         state["_sampling_index"] = None
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        # Objects pickled by earlier versions carry a generator; data needs none.
+        state = {key: value for key, value in state.items() if key != "_rng"}
+        state.setdefault("seed", None)
+        self.__dict__.update(state)
 
 
 # -- construction helpers ------------------------------------------------------------------------

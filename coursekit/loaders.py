@@ -15,6 +15,11 @@ batches were drawn before: a run resumed from a checkpoint sees the same batches
 as an uninterrupted one. Lightning tells the loader the epoch through
 ``loader.sampler.set_epoch`` (as it does for a ``DistributedSampler``); iterating
 by hand advances it by one per pass.
+
+Where these differ from Collie's loaders on purpose: the negatives of a row are drawn *with
+replacement* (independent draws, so a row may repeat a negative; one vectorised call instead of a
+per-row loop, and the same distribution Collie's approximate sampler has), and bad arguments
+(a batch size of 0, a non-Interactions input) raise a clear error instead of failing later.
 """
 
 from __future__ import annotations
@@ -62,6 +67,19 @@ class BatchLoader:
     @property
     def num_negative_samples(self) -> int:
         return self.interactions.num_negative_samples
+
+    # Collie's loader attributes: the size of the data the loader iterates over.
+    @property
+    def num_users(self) -> int:
+        return self.interactions.num_users
+
+    @property
+    def num_items(self) -> int:
+        return self.interactions.num_items
+
+    @property
+    def num_interactions(self) -> int:
+        return len(self.interactions)
 
     @staticmethod
     def _shard() -> tuple[int, int]:
@@ -141,7 +159,7 @@ class InteractionsDataLoader(_InteractionsLoader):
     interactions
         The :class:`coursekit.interactions.Interactions` to iterate over.
     batch_size
-        Interactions per batch.
+        Interactions per batch (``evaluate_in_batches``'s ``batch_size`` counts users instead).
     shuffle
         Visit interactions in a new random order every epoch.
     drop_last

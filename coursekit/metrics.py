@@ -1,629 +1,185 @@
-"""Ranking metrics for implicit feedback, computed for a batch of users at once.
+"""Evaluation metrics, each defined in a few lines you can read as its formula.
 
-Every metric has the same signature::
+Every ranking metric has the same signature::
 
     metric(scores, targets, k=10) -> Tensor[B] (float64, one value per user)
 
-``scores`` is a float tensor ``[B, I]`` (a row per user, a column per item) and
-``targets`` a bool tensor ``[B, I]`` marking the held-out (relevant) items.
+``scores`` is a float tensor ``[B, I]`` (a row per user, a column per item) and ``targets`` a bool
+tensor ``[B, I]`` marking each user's held-out (relevant) items. Each definition below reads along
+one row: it is the metric for one user, and torch applies it to every row at once.
 
-Conventions shared by all metrics:
+Conventions shared by all ranking metrics:
 
-* **Masking.** Items whose score is ``-inf`` are *masked* (typically items the
-  user already saw in training). A masked item is never relevant (even if its
-  target is ``True``) and never counts as a negative; it sorts below every
-  unmasked item.
-* **Ties.** Equal scores are ordered by item index (the lower index ranks
-  higher), exactly as a stable descending sort would order them. This makes every
-  rank-based metric deterministic. :func:`auc` instead gives tied
-  (relevant, non-relevant) pairs half credit via average ranks.
-* **Users without relevant items** get 0 from every metric except :func:`auc`;
-  :func:`evaluate_in_batches` never evaluates such users. :func:`auc` returns
-  0.5 (chance level) when a user has no relevant or no unmasked non-relevant item.
+* **Masking.** An item scored ``-inf`` is *masked* (typically an item the user saw in training):
+  never relevant, never a negative, ranked below every other item.
+* **Ties.** Equal scores rank by item index, the lower index first (a stable sort), so every
+  metric is deterministic. :func:`auc` instead gives a tied (relevant, non-relevant) pair half credit.
+* **A user without relevant items** gets 0 from every metric except :func:`auc`, which gives 0.5
+  (chance) when there is no relevant or no non-relevant unmasked item.
+* ``k`` above the number of items is allowed: the whole ranking counts, and :func:`precision`
+  still divides by ``k`` (Collie and some libraries refuse such a ``k``; here it is well defined).
 
-:func:`mrr` and :func:`auc` look at the full ranking; they accept ``k`` only so
-that :func:`evaluate_in_batches` can call every metric the same way.
+These definitions sort the catalogue (and :func:`auc` compares every pair of items), which is fine
+for a handful of users. :func:`evaluate_in_batches` computes exactly the same values for a whole
+test set with a fast batched engine (``coursekit._ranking_engine``; a test checks that both agree).
+
+For explicit ratings, :func:`rmse` and :func:`mae` compare predicted and observed ratings.
+
+Examples
+--------
+>>> import torch
+>>> scores = torch.tensor([[0.9, 0.8, 0.7, 0.6]])
+>>> targets = torch.tensor([[False, True, False, True]])
+>>> mapk(scores, targets, k=3).item()  # hits at ranks 2 (P@2 = 1/2); 2 relevant items
+0.25
+>>> mrr(scores, targets).item()
+0.5
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 from typing import Any, Callable, Sequence
 
-import numpy as np
-import scipy.sparse as sp
 import torch
 
+from coursekit import _ranking_engine
 from coursekit._checks import check_int
 
 Metric = Callable[..., torch.Tensor]
 
-__all__ = ["mapk", "mrr", "auc", "ndcg", "precision", "recall", "evaluate_in_batches"]
+__all__ = ["mapk", "mrr", "auc", "ndcg", "precision", "recall", "rmse", "mae", "evaluate_in_batches"]
 
 
-# --------------------------------------------------------------------------- helpers
-
-# Elements per chunk of the comparison passes below: ~1 MiB of float32 stays in the L2 cache between the
-# compare/subtract, sign and sum kernels (a full [1024, 50000] pass per kernel is 3-10x slower per element).
-_PASS_ELEMENTS = 1 << 18
-# Rows with more relevant items than this locate every item among their sorted relevant scores
-# (searchsorted, ~O(log R) per item) instead of one comparison pass per relevant item (O(R) per item).
-_SEARCH_ABOVE = 128
+# --------------------------------------------------------------------------- the pieces every ranking metric uses
 
 
-def _check_inputs(scores: torch.Tensor, targets: torch.Tensor) -> None:
-    """Validate types, shapes and values of a ``(scores, targets)`` batch."""
-    if not isinstance(scores, torch.Tensor) or not isinstance(targets, torch.Tensor):
-        raise TypeError(
-            f"scores and targets must be torch tensors, got {type(scores).__name__} and {type(targets).__name__}"
-        )
-    if scores.dim() != 2 or scores.shape != targets.shape:
-        raise ValueError(
-            f"scores and targets must both have shape [B, I]; got scores {tuple(scores.shape)}, "
-            f"targets {tuple(targets.shape)}"
-        )
-    if scores.shape[1] == 0:
-        raise ValueError(f"scores must have at least one item column, got shape {tuple(scores.shape)}")
-    if not torch.is_floating_point(scores):
-        raise TypeError(f"scores must be a floating-point tensor, got dtype {scores.dtype}")
-    _check_no_nan(scores)
+def relevant_items(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """``[B, I]`` bool: the held-out items that are not masked."""
+    _ranking_engine._check_inputs(scores, targets)
+    return targets.to(device=scores.device, dtype=torch.bool) & ~torch.isneginf(scores)
 
 
-def _check_no_nan(scores: torch.Tensor) -> None:
-    # A NaN anywhere makes the sum NaN: one fast reduction instead of a NaN mask of the whole batch
-    # (a sum can also be NaN from +inf and -inf together, so confirm with the exact test).
-    if torch.isnan(scores.sum()) and torch.isnan(scores).any():
-        raise ValueError("scores contain NaN; mask items with -inf instead")
+def ranked_relevance(scores: torch.Tensor, targets: torch.Tensor, k: int | None = None) -> torch.Tensor:
+    """``rel_i`` for ranks ``i = 1..k``: 1.0 where the item ranked ``i``-th is relevant, ``[B, min(k, I)]``.
 
-
-def _top_values(scores: torch.Tensor, count: int, block: int = 250) -> tuple[torch.Tensor, torch.Tensor]:
-    """``torch.topk(scores, count, dim=1)``'s values, and indices of items with those values.
-
-    With many items, in two cheaper steps: the best ``count`` items lie in the ``count`` blocks of
-    ``block`` columns with the highest maxima (with ties, in some such blocks: the values are the same,
-    the indices among tied items may differ), so only those blocks are searched.
+    The ranking is a stable descending sort (ties: lower item index first; masked items last).
+    ``k=None`` keeps the whole ranking.
     """
-    num_rows, num_items = scores.shape
-    num_blocks = num_items // block
-    if num_blocks < 4 * count:
-        return torch.topk(scores, count, dim=1)
-    blocks = scores[:, : num_blocks * block].view(num_rows, num_blocks, block)
-    best_blocks = torch.topk(blocks.amax(dim=2), count, dim=1).indices
-    candidates = blocks.gather(1, best_blocks[:, :, None].expand(-1, -1, block)).view(num_rows, count * block)
-    columns = (best_blocks[:, :, None] * block + torch.arange(block, device=scores.device)).view(num_rows, -1)
-    if num_blocks * block < num_items:  # the last, partial block is always searched
-        candidates = torch.cat([candidates, scores[:, num_blocks * block :]], dim=1)
-        tail = torch.arange(num_blocks * block, num_items, device=scores.device)
-        columns = torch.cat([columns, tail.expand(num_rows, -1)], dim=1)
-    values, picked = torch.topk(candidates, count, dim=1)
-    return values, columns.gather(1, picked)
+    relevant = relevant_items(scores, targets)
+    ranking = torch.sort(scores, dim=-1, descending=True, stable=True).indices
+    return relevant.gather(-1, ranking)[..., :k].to(torch.float64)
 
 
-def _top_k_items(scores: torch.Tensor, k: int) -> torch.Tensor:
-    """Indices of the ``min(k, I)`` best items per row, best first, ``[B, min(k, I)]``.
-
-    Equal scores are ordered by item index (lower first), exactly as a stable
-    descending sort of the whole row would order them, but in ``O(I)`` per row:
-    ``torch.topk`` finds the k-th best value, every item scoring above it is
-    kept, and the remaining places go to the lowest-indexed items tied with it.
-    """
-    num_rows, num_items = scores.shape
-    k = min(k, num_items)
-    if k == 0:
-        return torch.zeros(num_rows, 0, dtype=torch.int64, device=scores.device)
-    if k == num_items:
-        return torch.sort(scores, dim=1, descending=True, stable=True).indices
-    # Usual case, no tie straddling the cut-off: one top-(k+1) pass, then order those k by
-    # (score desc, index asc). Full-catalogue passes below cost ~10x more on 50k items.
-    values, indices = _top_values(scores, k + 1)
-    if bool((values[:, k - 1] > values[:, k]).all()):
-        indices, order = indices[:, :k].sort(dim=1)
-        values = values[:, :k].gather(1, order)
-        return indices.gather(1, torch.sort(values, dim=1, descending=True, stable=True).indices)
-    kth_value = values[:, k - 1 : k]
-    above = scores > kth_value
-    tied = scores == kth_value
-    places_left = k - above.sum(dim=1, keepdim=True)
-    if bool((tied.sum(dim=1, keepdim=True) == places_left).all()):
-        selected = above | tied  # no tie straddles the cut-off (the usual case for real-valued scores)
-    else:
-        selected = above | (tied & (tied.cumsum(dim=1) <= places_left))
-    # Exactly k per row; nonzero walks rows in order and items in ascending index.
-    items = selected.nonzero()[:, 1].view(num_rows, k)
-    order = torch.sort(scores.gather(1, items), dim=1, descending=True, stable=True).indices
-    return items.gather(1, order)
-
-
-def _padded_rows(rows: torch.Tensor, values: torch.Tensor, counts: torch.Tensor, fill: float) -> torch.Tensor:
-    """``values`` grouped by (sorted) ``rows`` into a ``[num_rows, max(counts)]`` tensor padded with ``fill``."""
-    starts = torch.cumsum(counts, dim=0) - counts
-    padded = values.new_full((len(counts), int(counts.max()) if len(counts) else 0), fill)
-    padded[rows, torch.arange(len(rows), device=rows.device) - starts[rows]] = values
-    return padded
-
-
-def _safe_divide(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
-    """``numerator / denominator`` with 0 where the denominator is 0."""
-    return torch.where(denominator > 0, numerator / denominator.clamp(min=1e-300), torch.zeros_like(numerator))
-
-
-def _discounts(length: int, device: torch.device) -> torch.Tensor:
-    """``1 / log2(rank + 1)`` for ranks ``1..length``."""
-    ranks = torch.arange(1, length + 1, dtype=torch.float64, device=device)
-    return 1.0 / torch.log2(ranks + 1.0)
-
-
-def _subtraction_keeps_sign(dtype: torch.dtype, device: torch.device) -> bool:
-    """Whether ``x - y`` is 0 only for ``x == y`` here: false when subnormal numbers are flushed to zero
-    (``torch.set_flush_denormal(True)``), where two distinct tiny scores can differ by a flushed 0."""
-    tiny = torch.finfo(dtype).tiny
-    x = torch.tensor([1.5 * tiny, 0.5 * tiny], dtype=dtype, device=device)
-    return bool(((x - torch.tensor([tiny, 0.0], dtype=dtype, device=device)) != 0).all())
-
-
-def _comparison_counts(
-    scores: torch.Tensor, row_ids: torch.Tensor, thresholds: torch.Tensor, widths: torch.Tensor, ties: bool, sign: bool
-) -> torch.Tensor:
-    """Count items against per-row thresholds, ``[n, R]`` float64 (integers).
-
-    Row ``i`` of the result is about row ``row_ids[i]`` of ``scores`` and its first ``widths[i]``
-    thresholds (the rest are padding and come out meaningless). Entry ``(i, j)`` is ``#{items > t}``
-    if not ``ties``, else ``#{items > t} + #{items >= t}`` (twice the items above plus those tied).
-
-    One comparison pass per threshold, in chunks of rows that stay in cache. A count is a sum of 0/1,
-    or with ``sign`` of ``sign(s - t)`` in ``{-1, 0, 1}`` (``#above + #at-least = I + sum sign(s - t)``:
-    one pass instead of two; exact unless some ``t`` is ``+inf`` or subnormals are flushed to zero),
-    in the scores' float type, which is exact below 2**24 items.
-    """
-    num_rows, num_thresholds = thresholds.shape
-    num_items = scores.shape[1]
-    counts = torch.zeros(num_rows, num_thresholds, dtype=torch.float64, device=scores.device)
-    if num_rows == 0 or num_thresholds == 0:
-        return counts
-    # Narrow rows first; stable, so rows already in order stay in order and runs of consecutive rows
-    # are sliced from scores rather than copied.
-    order = torch.argsort(widths, stable=True)
-    ids, width_of = row_ids[order].tolist(), widths[order].tolist()
-    limits_all = thresholds[order]
-    sorted_counts = torch.zeros_like(counts)
-    work_dtype = scores.dtype if num_items < 2**24 else torch.float64
-    buffer = torch.empty(max(_PASS_ELEMENTS, num_items), dtype=work_dtype, device=scores.device)
-    start = 0
-    while start < num_rows:
-        stop = min(num_rows, start + max(1, _PASS_ELEMENTS // (max(width_of[start], 1) * num_items)))
-        while stop - start > 1 and (stop - start) * width_of[stop - 1] * num_items > _PASS_ELEMENTS:
-            stop -= 1
-        width = max(width_of[stop - 1], 1)
-        first_row = ids[start]
-        if ids[start:stop] == list(range(first_row, first_row + stop - start)):
-            items = scores[first_row : first_row + stop - start, None, :]
-        else:
-            items = scores[ids[start:stop]].unsqueeze(1)  # [c, 1, I], a small copy
-        # A single row wider than the chunk is cut into blocks of thresholds.
-        block = width if stop - start > 1 else max(1, min(width, _PASS_ELEMENTS // num_items))
-        for first in range(0, width, block):
-            limits = limits_all[start:stop, first : first + block, None]  # [c, b, 1]
-            out = buffer[: (stop - start) * limits.shape[1] * num_items].view(stop - start, limits.shape[1], num_items)
-            if not ties:
-                count = torch.gt(items, limits, out=out).sum(dim=2)
-            elif sign:
-                count = torch.sign(torch.sub(items, limits, out=out), out=out).sum(dim=2)
-            else:
-                count = torch.gt(items, limits, out=out).sum(dim=2) + torch.ge(items, limits, out=out).sum(dim=2)
-            sorted_counts[start:stop, first : first + block] = count
-        start = stop
-    if ties and sign:
-        sorted_counts += num_items
-    counts[order] = sorted_counts
-    return counts
-
-
-def _searchsorted_totals(scores: torch.Tensor, row_ids: torch.Tensor, sorted_thresholds: torch.Tensor,
-                         widths: torch.Tensor) -> torch.Tensor:
-    """Per row, ``sum_j #{items > t_j} + #{items >= t_j}`` over its ``widths`` sorted thresholds
-    (padded with ``+inf``), by locating every item among them: ``[n]`` float64."""
-    totals = torch.zeros(len(row_ids), dtype=torch.float64, device=scores.device)
-    chunk_rows = max(1, (16 * _PASS_ELEMENTS) // scores.shape[1])
-    for start in range(0, len(row_ids), chunk_rows):
-        stop = start + chunk_rows
-        items = scores.index_select(0, row_ids[start:stop])
-        limits = sorted_thresholds[start:stop]
-        # #thresholds <= s (capped: +inf pads are not thresholds) + #thresholds < s, summed over items.
-        at_most = torch.searchsorted(limits, items, right=True, out_int32=True)
-        total = torch.minimum(at_most, widths[start:stop, None].to(torch.int32)).sum(dim=1, dtype=torch.int64)
-        del at_most
-        total += torch.searchsorted(limits, items, right=False, out_int32=True).sum(dim=1, dtype=torch.int64)
-        totals[start:stop] = total.to(torch.float64)
-    return totals
-
-
-class _BatchFacts:
-    """What the built-in metrics need about one batch, each part computed once and shared.
-
-    ``scores`` ``[B, I]`` are the masked scores (``-inf`` = masked) and ``(rows, cols)`` the relevant
-    entries (unmasked targets) in row-major order with ascending columns. ``n_masked`` (``[B]``
-    float64) may be given when known without a pass over ``scores`` (e.g. from the training CSR).
-    """
-
-    def __init__(self, scores: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
-                 n_masked: torch.Tensor | None = None) -> None:
-        if scores.dtype not in (torch.float32, torch.float64):
-            scores = scores.float()  # exact for 16-bit floats: same order, same ties
-        self.scores = scores
-        self.num_rows, self.num_items = scores.shape
-        self.rows, self.cols = rows, cols
-        self.values = scores[rows, cols]
-        self.n_pos = torch.bincount(rows, minlength=self.num_rows)
-        self._n_masked = n_masked
-        self._keys = rows * self.num_items + cols  # sorted: row-major, ascending columns
-        self._top: torch.Tensor | None = None
-        self._entry_counts: torch.Tensor | None = None  # per relevant entry, see entry_counts
-        self._totals: torch.Tensor | None = None
-        self._sign: bool | None = None
-
-    @classmethod
-    def from_dense(cls, scores: torch.Tensor, targets: torch.Tensor) -> "_BatchFacts":
-        _check_inputs(scores, targets)
-        relevant = targets.to(device=scores.device, dtype=torch.bool) & ~torch.isneginf(scores)
-        rows, cols = relevant.nonzero(as_tuple=True)
-        return cls(scores, rows, cols)
-
-    # -- shared parts ----------------------------------------------------------------------------
-
-    @property
-    def n_masked(self) -> torch.Tensor:
-        if self._n_masked is None:
-            self._n_masked = torch.isneginf(self.scores).sum(dim=1, dtype=torch.float64)
-        return self._n_masked
-
-    @property
-    def sign(self) -> bool:
-        """Whether the one-pass ``sign(s - t)`` counts are exact for this batch (see ``_comparison_counts``)."""
-        if self._sign is None:
-            self._sign = not bool(torch.isposinf(self.values).any()) and _subtraction_keeps_sign(
-                self.scores.dtype, self.scores.device
-            )
-        return self._sign
-
-    def top_k(self, k: int) -> torch.Tensor:
-        """``_top_k_items(scores, k)``; a longer list computed before is cut (its prefix is the answer)."""
-        if self._top is None or self._top.shape[1] < min(k, self.num_items):
-            self._top = _top_k_items(self.scores, k)
-        return self._top[:, :k]
-
-    def ranked_relevance(self, k: int) -> torch.Tensor:
-        """Relevance of the top ``min(k, I)`` items in ranked order, ``[B, min(k, I)]`` float64."""
-        top = self.top_k(k)
-        if len(self._keys) == 0:
-            return torch.zeros(top.shape, dtype=torch.float64, device=top.device)
-        keys = torch.arange(self.num_rows, device=top.device)[:, None] * self.num_items + top
-        found = self._keys[torch.searchsorted(self._keys, keys).clamp(max=len(self._keys) - 1)]
-        return (found == keys).to(torch.float64)
-
-    def _positions(self) -> torch.Tensor:
-        """Position of each relevant entry within its row."""
-        starts = torch.cumsum(self.n_pos, dim=0) - self.n_pos
-        return torch.arange(len(self.rows), device=self.rows.device) - starts[self.rows]
-
-    def entry_counts(self) -> torch.Tensor:
-        """``#{items > s} + #{items >= s}`` for each relevant entry's score ``s`` (float64), NaN for entries
-        in rows with more than ``_SEARCH_ABOVE`` relevant items (those rows use searchsorted instead)."""
-        if self._entry_counts is None:
-            light = (self.n_pos > 0) & (self.n_pos <= _SEARCH_ABOVE)
-            counts = torch.full((len(self.rows),), float("nan"), dtype=torch.float64, device=self.scores.device)
-            if bool(light.any()):
-                in_light = light[self.rows]
-                padded = _padded_rows(self.rows[in_light], self.values[in_light], self.n_pos * light, 0.0)
-                row_ids = torch.nonzero(light).squeeze(1)
-                per_row = torch.zeros(padded.shape, dtype=torch.float64, device=padded.device)
-                per_row[row_ids] = _comparison_counts(
-                    self.scores, row_ids, padded[row_ids], self.n_pos[row_ids], ties=True, sign=self.sign
-                )
-                counts[in_light] = per_row[self.rows[in_light], self._positions()[in_light]]
-            self._entry_counts = counts
-        return self._entry_counts
-
-    def outrank_totals(self) -> torch.Tensor:
-        """Per row, the sum of ``entry_counts`` over its relevant entries, ``[B]`` float64."""
-        if self._totals is None:
-            counts = self.entry_counts()
-            light = ~torch.isnan(counts)
-            totals = torch.zeros(self.num_rows, dtype=torch.float64, device=self.scores.device)
-            totals.index_add_(0, self.rows[light], counts[light])
-            heavy = torch.nonzero(self.n_pos > _SEARCH_ABOVE).squeeze(1)
-            if len(heavy):
-                in_heavy = self.n_pos[self.rows] > _SEARCH_ABOVE
-                padded = _padded_rows(self.rows[in_heavy], self.values[in_heavy],
-                                      self.n_pos * (self.n_pos > _SEARCH_ABOVE), float("inf"))
-                sorted_thresholds = padded[heavy].sort(dim=1).values
-                totals[heavy] = _searchsorted_totals(self.scores, heavy, sorted_thresholds, self.n_pos[heavy])
-            self._totals = totals
-        return self._totals
-
-    def items_ahead_of_first_relevant(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(row_ids, ahead)``: for each row with a relevant item, how many items rank above its best one."""
-        row_ids = torch.nonzero(self.n_pos > 0).squeeze(1)
-        # The first relevant item in the ranking: the best relevant score, lowest index among ties.
-        best = self.scores.new_full((self.num_rows,), float("-inf")).scatter_reduce(0, self.rows, self.values, "amax")
-        entry = torch.arange(len(self.rows), device=self.rows.device)
-        at_best = self.values == best[self.rows]
-        first_entry = torch.full((self.num_rows,), len(self.rows), dtype=torch.int64, device=self.rows.device)
-        first_entry = first_entry.scatter_reduce(0, self.rows[at_best], entry[at_best], "amin")[row_ids]
-        thresholds = best[row_ids, None]
-        widths = torch.ones(len(row_ids), dtype=torch.int64, device=row_ids.device)
-        above = _comparison_counts(self.scores, row_ids, thresholds, widths, ties=False, sign=False)[:, 0]
-        # #above + #at-least of the best score: from entry_counts when AUC computed them anyway.
-        if self._entry_counts is not None:
-            both = self._entry_counts[first_entry]
-            missing = torch.nonzero(torch.isnan(both)).squeeze(1)  # rows that used searchsorted
-        else:
-            both = torch.empty(len(row_ids), dtype=torch.float64, device=self.scores.device)
-            missing = torch.arange(len(row_ids), device=self.scores.device)
-        if len(missing):
-            both[missing] = _comparison_counts(
-                self.scores, row_ids[missing], thresholds[missing], widths[missing], ties=True, sign=self.sign
-            )[:, 0]
-        ahead = above
-        tied = both - 2 * above  # items scoring exactly the best relevant score, itself included
-        shared = torch.nonzero(tied > 1).squeeze(1)
-        if len(shared):  # items tied with the best relevant one rank by index: count those before it
-            rows = row_ids[shared]
-            first_col = self.cols[first_entry[shared]]
-            item_index = torch.arange(self.num_items, device=self.scores.device)
-            same = (self.scores[rows] == best[rows, None]) & (item_index < first_col[:, None])
-            ahead[shared] += same.sum(dim=1, dtype=torch.float64)
-        return row_ids, ahead
-
-
-# --------------------------------------------------------------------------- metrics from facts
-
-
-def _mapk(facts: _BatchFacts, k: int) -> torch.Tensor:
-    ranked = facts.ranked_relevance(k)
-    ranks = torch.arange(1, ranked.shape[1] + 1, dtype=torch.float64, device=ranked.device)
-    precision_at_i = ranked.cumsum(dim=1) / ranks
-    n_relevant = facts.n_pos.to(torch.float64)
-    return _safe_divide((precision_at_i * ranked).sum(dim=1), n_relevant.clamp(max=k))
-
-
-def _mrr(facts: _BatchFacts, k: int) -> torch.Tensor:
-    result = torch.zeros(facts.num_rows, dtype=torch.float64, device=facts.scores.device)
-    row_ids, ahead = facts.items_ahead_of_first_relevant()
-    result[row_ids] = 1.0 / (ahead + 1.0)
-    return result
-
-
-def _auc(facts: _BatchFacts, k: int) -> torch.Tensor:
-    num_items = facts.num_items
-    n_pos = facts.n_pos.to(torch.float64)
-    if len(facts.rows) == 0:
-        return torch.full((facts.num_rows,), 0.5, dtype=torch.float64, device=facts.scores.device)
-    n_masked = facts.n_masked
-    n_neg = num_items - n_masked - n_pos
-    pairs = n_pos * n_neg
-    # No sort of the catalogue. For each relevant score t_j, c_j = #items > t_j + #items >= t_j, so
-    # I - c_j / 2 = #items below t_j + half #items tied with it. Summed over the row's relevant scores,
-    # the masked items (below all of them) add n_masked * n_pos and the relevant items themselves
-    # n_pos**2 / 2; what remains is the Mann-Whitney U over (relevant, non-relevant) pairs.
-    total = facts.outrank_totals()
-    u_statistic = num_items * n_pos - total / 2.0 - n_masked * n_pos - n_pos * n_pos / 2.0
-    value = u_statistic / pairs.clamp(min=1.0)
-    return torch.where(pairs > 0, value, torch.full_like(value, 0.5))
-
-
-def _ndcg(facts: _BatchFacts, k: int) -> torch.Tensor:
-    ranked = facts.ranked_relevance(k)
-    discounts = _discounts(ranked.shape[1], ranked.device)
-    dcg = (ranked * discounts).sum(dim=1)
-    ideal_count = facts.n_pos.clamp(max=ranked.shape[1])
-    ideal_cumulative = torch.cat([torch.zeros(1, dtype=torch.float64, device=ranked.device), discounts.cumsum(0)])
-    return _safe_divide(dcg, ideal_cumulative[ideal_count])
-
-
-def _precision(facts: _BatchFacts, k: int) -> torch.Tensor:
-    return facts.ranked_relevance(k).sum(dim=1) / k
-
-
-def _recall(facts: _BatchFacts, k: int) -> torch.Tensor:
-    return _safe_divide(facts.ranked_relevance(k).sum(dim=1), facts.n_pos.to(torch.float64))
-
-
-# --------------------------------------------------------------------------- metrics
-
-
-def mapk(scores: torch.Tensor, targets: torch.Tensor, k: int = 10) -> torch.Tensor:
-    """Average precision at ``k`` per user (mean over users gives MAP@k).
-
-    ``AP@k = sum_{i<=k} P@i * rel_i / min(k, n_relevant)``, where ``rel_i`` is 1
-    if the item at rank ``i`` is relevant and ``P@i`` the precision of the top ``i``.
-
-    Parameters
-    ----------
-    scores : Tensor ``[B, I]`` float
-        Item scores; ``-inf`` marks masked items.
-    targets : Tensor ``[B, I]`` bool
-        Relevant (held-out) items.
-    k : int, default 10
-        Cut-off.
-
-    Returns
-    -------
-    Tensor ``[B]`` float64
-    """
-    k = check_int("k", k, minimum=1)
-    return _mapk(_BatchFacts.from_dense(scores, targets), k)
-
-
-def mrr(scores: torch.Tensor, targets: torch.Tensor, k: int = 10) -> torch.Tensor:
-    """Reciprocal rank of the first relevant item over the full ranking (mean gives MRR).
-
-    Not cut at ``k``: ``k`` is accepted and ignored. 0 for users with no relevant item.
-
-    Parameters
-    ----------
-    scores : Tensor ``[B, I]`` float
-    targets : Tensor ``[B, I]`` bool
-    k : int
-        Ignored.
-
-    Returns
-    -------
-    Tensor ``[B]`` float64
-    """
-    check_int("k", k, minimum=1)  # unused, but a bad k is a bug in the caller all the same
-    return _mrr(_BatchFacts.from_dense(scores, targets), k)
-
-
-def auc(scores: torch.Tensor, targets: torch.Tensor, k: int = 10) -> torch.Tensor:
-    """Area under the ROC curve per user.
-
-    The fraction of (relevant, unmasked non-relevant) item pairs in which the
-    relevant item scores higher; a tie counts 0.5. Computed from average
-    ("mid") ranks, as the Mann-Whitney U statistic::
-
-        AUC = (sum of relevant items' ranks - n_pos (n_pos + 1) / 2) / (n_pos * n_neg)
-
-    with ranks ascending over the unmasked items only. Users with no relevant
-    or no unmasked non-relevant item get 0.5. ``k`` is accepted and ignored.
-
-    Parameters
-    ----------
-    scores : Tensor ``[B, I]`` float
-    targets : Tensor ``[B, I]`` bool
-    k : int
-        Ignored.
-
-    Returns
-    -------
-    Tensor ``[B]`` float64
-    """
-    check_int("k", k, minimum=1)  # unused, but a bad k is a bug in the caller all the same
-    return _auc(_BatchFacts.from_dense(scores, targets), k)
-
-
-def ndcg(scores: torch.Tensor, targets: torch.Tensor, k: int = 10) -> torch.Tensor:
-    """Normalised discounted cumulative gain at ``k`` with binary gains.
-
-    ``DCG@k = sum_{i<=k} rel_i / log2(i + 1)``, divided by the ideal DCG, which
-    places ``min(k, n_relevant)`` relevant items at the top.
-
-    Parameters
-    ----------
-    scores : Tensor ``[B, I]`` float
-    targets : Tensor ``[B, I]`` bool
-    k : int, default 10
-
-    Returns
-    -------
-    Tensor ``[B]`` float64
-    """
-    k = check_int("k", k, minimum=1)
-    return _ndcg(_BatchFacts.from_dense(scores, targets), k)
+# --------------------------------------------------------------------------- ranking metrics
 
 
 def precision(scores: torch.Tensor, targets: torch.Tensor, k: int = 10) -> torch.Tensor:
-    """Precision at ``k``: relevant items among the top ``k``, divided by ``k``.
-
-    Parameters
-    ----------
-    scores : Tensor ``[B, I]`` float
-    targets : Tensor ``[B, I]`` bool
-    k : int, default 10
-
-    Returns
-    -------
-    Tensor ``[B]`` float64
-    """
+    """Precision at ``k``: the share of the top ``k`` that is relevant, ``P@k = sum_{i<=k} rel_i / k``."""
     k = check_int("k", k, minimum=1)
-    return _precision(_BatchFacts.from_dense(scores, targets), k)
+    rel = ranked_relevance(scores, targets, k)
+    return rel.sum(dim=-1) / k
 
 
 def recall(scores: torch.Tensor, targets: torch.Tensor, k: int = 10) -> torch.Tensor:
-    """Recall at ``k``: relevant items among the top ``k``, divided by the number of relevant items.
+    """Recall at ``k``: the share of relevant items found in the top ``k``, ``sum_{i<=k} rel_i / n_relevant``."""
+    k = check_int("k", k, minimum=1)
+    rel = ranked_relevance(scores, targets, k)
+    n_relevant = relevant_items(scores, targets).sum(dim=-1)
+    return rel.sum(dim=-1) / n_relevant.clamp(min=1)  # 0 / 1 for a user without relevant items
 
-    Parameters
-    ----------
-    scores : Tensor ``[B, I]`` float
-    targets : Tensor ``[B, I]`` bool
-    k : int, default 10
 
-    Returns
-    -------
-    Tensor ``[B]`` float64
+def mapk(scores: torch.Tensor, targets: torch.Tensor, k: int = 10) -> torch.Tensor:
+    """Average precision at ``k`` (the mean over users is MAP@k).
+
+    ``AP@k = sum_{i<=k} P@i * rel_i / min(k, n_relevant)``: the precision at each rank where a
+    relevant item appears, averaged over the relevant items that fit in the top ``k``.
     """
     k = check_int("k", k, minimum=1)
-    return _recall(_BatchFacts.from_dense(scores, targets), k)
+    rel = ranked_relevance(scores, targets, k)
+    ranks = torch.arange(1, rel.shape[-1] + 1, device=rel.device)
+    precision_at_i = rel.cumsum(dim=-1) / ranks
+    n_relevant = relevant_items(scores, targets).sum(dim=-1)
+    return (precision_at_i * rel).sum(dim=-1) / n_relevant.clamp(min=1, max=k)
 
 
-# --------------------------------------------------------------------------- evaluation loop
+def mrr(scores: torch.Tensor, targets: torch.Tensor, k: int = 10) -> torch.Tensor:
+    """Reciprocal rank of the first relevant item, ``1 / rank_first`` (the mean over users is MRR).
 
-
-def _metric_name(metric: Any) -> str:
-    base = metric.func if isinstance(metric, functools.partial) else metric
-    return getattr(base, "__name__", type(base).__name__)
-
-
-def _bind_k(metric: Any, k: int) -> Metric:
-    """Return ``metric`` as a two-argument callable with ``k`` bound where it accepts one.
-
-    A ``functools.partial`` that already fixes ``k`` keeps its own value.
+    Over the whole ranking, not cut at ``k`` (accepted so every metric is called alike, and ignored).
     """
-    if not callable(metric):
-        raise TypeError(f"every entry of metric_list must be callable, got {metric!r} ({type(metric).__name__})")
-    if isinstance(metric, functools.partial) and "k" in metric.keywords:
-        return metric
-    try:
-        parameters = inspect.signature(metric).parameters.values()
-    except (TypeError, ValueError):  # some builtins have no signature; assume they take k
-        return functools.partial(metric, k=k)
-    accepts_k = any(p.name == "k" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
-    return functools.partial(metric, k=k) if accepts_k else metric
+    check_int("k", k, minimum=1)  # unused, but a bad k is a bug in the caller all the same
+    rel = ranked_relevance(scores, targets)
+    first = rel.argmax(dim=-1)  # the first rank holding a relevant item (argmax returns the first maximum)
+    return torch.where(rel.any(dim=-1), 1.0 / (first + 1).to(torch.float64), 0.0)
 
 
-_FACT_METRICS = {mapk: _mapk, mrr: _mrr, auc: _auc, ndcg: _ndcg, precision: _precision, recall: _recall}
+def ndcg(scores: torch.Tensor, targets: torch.Tensor, k: int = 10) -> torch.Tensor:
+    """Normalised discounted cumulative gain at ``k``, binary gains.
+
+    ``DCG@k = sum_{i<=k} rel_i / log2(i + 1)``, divided by the ideal DCG: the same sum with the
+    ``min(k, n_relevant)`` relevant items at the top.
+    """
+    k = check_int("k", k, minimum=1)
+    rel = ranked_relevance(scores, targets, k)
+    ranks = torch.arange(1, rel.shape[-1] + 1, dtype=torch.float64, device=rel.device)
+    discount = 1.0 / torch.log2(ranks + 1.0)
+    dcg = (rel * discount).sum(dim=-1)
+    n_relevant = relevant_items(scores, targets).sum(dim=-1, keepdim=True)
+    ideal_dcg = (discount * (ranks <= n_relevant)).sum(dim=-1)
+    return torch.where(ideal_dcg > 0, dcg / ideal_dcg.clamp(min=1e-300), 0.0)
 
 
-def _built_in(metric: Metric) -> tuple[Callable[[_BatchFacts, int], torch.Tensor], int] | None:
-    """``(metric on _BatchFacts, k)`` for a built-in metric as bound by ``_bind_k``, else None."""
-    if isinstance(metric, functools.partial) and not metric.args and set(metric.keywords) == {"k"}:
-        base = _FACT_METRICS.get(metric.func)
-        if base is not None:
-            return base, check_int("k", metric.keywords["k"], minimum=1)
-    return None
+def auc(scores: torch.Tensor, targets: torch.Tensor, k: int = 10) -> torch.Tensor:
+    """Area under the ROC curve: the share of (relevant, non-relevant) pairs ranked the right way.
+
+    ``AUC = mean over pairs (p, q) of [s_p > s_q] + 0.5 [s_p == s_q]``, ``p`` relevant and ``q`` an
+    unmasked non-relevant item; 0.5 when there is no such pair. The whole ranking counts: ``k`` is
+    accepted and ignored. (This compares all ``I x I`` pairs of a row: for real data use
+    :func:`evaluate_in_batches`, which gets the same number from ranks.)
+    """
+    check_int("k", k, minimum=1)  # unused, but a bad k is a bug in the caller all the same
+    relevant = relevant_items(scores, targets)
+    negative = ~relevant & ~torch.isneginf(scores)
+    s_p, s_q = scores[..., :, None], scores[..., None, :]  # [B, I, 1] and [B, 1, I]: every pair
+    credit = (s_p > s_q).to(torch.float64) + 0.5 * (s_p == s_q).to(torch.float64)
+    is_pair = relevant[..., :, None] & negative[..., None, :]
+    n_pairs = is_pair.sum(dim=(-2, -1))
+    return torch.where(n_pairs > 0, (credit * is_pair).sum(dim=(-2, -1)) / n_pairs.clamp(min=1), 0.5)
 
 
-def _canonical(mat: Any) -> sp.csr_matrix:
-    """``mat`` as CSR with sorted column indices and no duplicate entries (a copy only when needed)."""
-    mat = sp.csr_matrix(mat)
-    if not mat.has_canonical_format:
-        mat = mat.copy()
-        mat.sum_duplicates()
-    return mat
+# --------------------------------------------------------------------------- explicit ratings
 
 
-def _shape(interactions: Any, name: str) -> tuple[int, int]:
-    if not (hasattr(interactions, "num_users") and hasattr(interactions, "num_items")):
-        kind = type(interactions).__name__
-        raise TypeError(f"{name} must have num_users and num_items (e.g. Interactions), got {kind}")
-    return int(interactions.num_users), int(interactions.num_items)
+def _rating_errors(predictions: Any, ratings: Any) -> torch.Tensor:
+    predictions = torch.as_tensor(predictions, dtype=torch.float64)
+    ratings = torch.as_tensor(ratings, dtype=torch.float64, device=predictions.device)
+    if predictions.shape != ratings.shape or predictions.numel() == 0:
+        raise ValueError(
+            f"predictions and ratings must have the same non-empty shape, got {tuple(predictions.shape)} "
+            f"and {tuple(ratings.shape)}"
+        )
+    errors = predictions - ratings
+    if not torch.isfinite(errors).all():
+        raise ValueError("predictions and ratings must be finite (no NaN or infinity)")
+    return errors
 
 
-def _batch_coordinates(mat: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> tuple:
-    """Coordinates ``(batch_row, item)`` of the stored entries of ``mat[rows]``, as torch index tensors."""
-    sub = mat[rows]
-    batch_rows = np.repeat(np.arange(len(rows)), np.diff(sub.indptr))
-    return (
-        torch.as_tensor(batch_rows, dtype=torch.int64, device=device),
-        torch.as_tensor(sub.indices, dtype=torch.int64, device=device),
-    )
+def rmse(predictions: Any, ratings: Any) -> torch.Tensor:
+    """Root mean squared error of predicted explicit ratings, ``sqrt(mean((r_hat - r)**2))`` (float64)."""
+    return _rating_errors(predictions, ratings).pow(2).mean().sqrt()
 
 
-def _model_device(model: Any) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except (AttributeError, StopIteration, TypeError):
-        return torch.device("cpu")
+def mae(predictions: Any, ratings: Any) -> torch.Tensor:
+    """Mean absolute error of predicted explicit ratings, ``mean(|r_hat - r|)`` (float64)."""
+    return _rating_errors(predictions, ratings).abs().mean()
+
+
+# --------------------------------------------------------------------------- the bridge to the fast engine
+
+# The definitions above, by the engine's name for each; evaluate_in_batches computes these in the engine.
+_BUILT_INS: dict[Any, str] = {
+    mapk: "mapk", mrr: "mrr", auc: "auc", ndcg: "ndcg", precision: "precision", recall: "recall",
+}
 
 
 def evaluate_in_batches(
@@ -643,7 +199,8 @@ def evaluate_in_batches(
     metric is computed per user, and the per-user values are summed in float64.
     The result is the mean over users with at least one test interaction; users
     without any are skipped entirely. Peak memory is about ``batch_size x num_items``
-    scores.
+    scores. The metrics defined in this module run in a fast engine that gives the
+    same values as their definitions; any other metric is called as ``metric(scores, targets)``.
 
     Parameters
     ----------
@@ -659,11 +216,12 @@ def evaluate_in_batches(
     k : int, default 10
         Cut-off for the top-``k`` metrics.
     batch_size : int, default 1024
-        Users scored at once.
+        *Users* scored at once (the loaders' ``batch_size`` counts interactions instead).
     train_interactions : optional
         If given, each user's training items are masked (score ``-inf``) so they
         are neither relevant nor counted as negatives. This is the honest setting
-        for models that would otherwise re-recommend seen items. Default: unmasked.
+        for models that would otherwise re-recommend seen items. Default: unmasked
+        (as in Collie).
     logger : optional
         A Lightning-style logger; if given, ``logger.log_metrics({name: value})`` is called.
     progress : bool, default True
@@ -676,101 +234,10 @@ def evaluate_in_batches(
 
     Examples
     --------
-    >>> scores = evaluate_in_batches([mapk, mrr, auc], val_interactions, model)  # doctest: +SKIP
+    >>> scores = evaluate_in_batches([mapk, mrr, auc], test_interactions, model)  # doctest: +SKIP
     >>> mapk_score, mrr_score, auc_score = scores  # doctest: +SKIP
     """
-    if isinstance(metric_list, (str, bytes)) or not isinstance(metric_list, Sequence):
-        if callable(metric_list):
-            raise TypeError("metric_list must be a list of metrics; wrap a single metric as [metric]")
-        raise TypeError(f"metric_list must be a list of metrics, got {type(metric_list).__name__}")
-    if len(metric_list) == 0:
-        raise ValueError("metric_list is empty; pass at least one metric, e.g. [mapk, mrr, auc]")
-    k = check_int("k", k, minimum=1)
-    batch_size = check_int("batch_size", batch_size, minimum=1)
-    metrics = [_bind_k(metric, k) for metric in metric_list]
-    # Built-in metrics share one _BatchFacts per batch; any other metric gets (scores, targets).
-    built_in = [_built_in(metric) for metric in metrics]
-    # AUC first: MRR then reuses its per-relevant-item counts instead of another pass.
-    fast = sorted((i for i, found in enumerate(built_in) if found), key=lambda i: built_in[i][0] is not _auc)
-    generic = [i for i, found in enumerate(built_in) if not found]
-
-    test_shape = _shape(test_interactions, "test_interactions")
-    model_shape = _shape(model, "model")
-    if test_shape != model_shape:
-        raise ValueError(
-            f"test_interactions has shape (num_users, num_items) = {test_shape} but the model has {model_shape}"
-        )
-    test_mat = _canonical(test_interactions.mat)
-    train_mat = None
-    if train_interactions is not None:
-        train_shape = _shape(train_interactions, "train_interactions")
-        if train_shape != test_shape:
-            raise ValueError(
-                f"train_interactions has shape (num_users, num_items) = {train_shape} but "
-                f"test_interactions has {test_shape}"
-            )
-        train_mat = _canonical(train_interactions.mat)
-
-    test_counts = np.diff(test_mat.indptr)
-    users = np.flatnonzero(test_counts > 0)
-    if len(users) == 0:
-        raise ValueError("test_interactions has no interactions, so there is no user to evaluate")
-    num_items = test_shape[1]
-    # Users in order of their number of test items, so each batch's rows need about as many
-    # comparison passes (see _comparison_counts); per-user values do not depend on the batch.
-    order = np.argsort(test_counts[users], kind="stable")
-    batches = [order[start : start + batch_size] for start in range(0, len(users), batch_size)]
-    train_counts = np.diff(train_mat.indptr) if train_mat is not None else np.zeros(test_shape[0], dtype=np.int64)
-    device = _model_device(model)
-
-    # Plain tqdm: tqdm.auto warns on stderr in a notebook kernel without ipywidgets.
-    from tqdm import tqdm
-
-    # One value per (metric, user), summed in user order at the end: the result does not depend on batching.
-    per_user = np.zeros((len(metrics), len(users)))
-    buffers: dict[tuple, torch.Tensor] = {}
-    with torch.no_grad():
-        for positions in tqdm(batches, desc="evaluating", disable=not progress or len(batches) < 3, leave=False):
-            batch_users = users[positions]
-            scores = model.score_all_items(torch.as_tensor(batch_users, dtype=torch.int64, device=device))
-            if tuple(scores.shape) != (len(batch_users), num_items):
-                raise ValueError(
-                    f"model.score_all_items returned shape {tuple(scores.shape)}, "
-                    f"expected {(len(batch_users), num_items)}"
-                )
-            # Copy into a reused buffer, so a model that returns a cached tensor is not modified in place
-            # (and no fresh [B, I] allocation per batch).
-            dtype = scores.dtype if torch.is_floating_point(scores) else torch.float32
-            key = (dtype, scores.device)
-            if key not in buffers:
-                buffers[key] = torch.empty(min(batch_size, len(users)), num_items, dtype=dtype, device=scores.device)
-            scores = buffers[key][: len(batch_users)].copy_(scores)
-            # A finite sum means no NaN and no infinity anywhere: then the only -inf are the masked
-            # training items, counted from the CSR instead of a pass over the scores.
-            finite = bool(torch.isfinite(scores.sum()))
-            if train_mat is not None:
-                scores[_batch_coordinates(train_mat, batch_users, scores.device)] = float("-inf")
-            rows, cols = _batch_coordinates(test_mat, batch_users, scores.device)
-            if fast:
-                if not finite:
-                    _check_no_nan(scores)
-                unmasked = ~torch.isneginf(scores[rows, cols])
-                n_masked = torch.as_tensor(train_counts[batch_users], dtype=torch.float64, device=scores.device)
-                facts = _BatchFacts(scores, rows[unmasked], cols[unmasked], n_masked=n_masked if finite else None)
-                for index in fast:
-                    metric, metric_k = built_in[index]
-                    per_user[index, positions] = metric(facts, metric_k).cpu().numpy()
-            if generic:
-                targets = torch.zeros(scores.shape, dtype=torch.bool, device=scores.device)
-                targets[rows, cols] = True
-                for index in generic:
-                    values = torch.as_tensor(metrics[index](scores, targets)).to(torch.float64).cpu()
-                    if values.shape == (len(batch_users),):
-                        per_user[index, positions] = values.numpy()
-                    else:  # not one value per user: only its sum counts, as before
-                        per_user[index, positions[0]] += float(values.sum())
-
-    results = [float(total) / len(users) for total in per_user.sum(axis=1)]
-    if logger is not None:
-        logger.log_metrics({_metric_name(metric): value for metric, value in zip(metric_list, results)})
-    return results
+    return _ranking_engine.evaluate(
+        metric_list, test_interactions, model, k=k, batch_size=batch_size,
+        train_interactions=train_interactions, logger=logger, progress=progress, built_ins=_BUILT_INS,
+    )

@@ -47,7 +47,7 @@ torch.save({"weights": torch.zeros(2)}, TMP / "plain_dict.pt")
 RATINGS = pd.DataFrame({"user_id": [0, 1, 1, 2], "item_id": [0, 1, 2, 0], "rating": [5, 3, 4, 4]})
 X = synthetic_interactions()  # 50 users x 40 items, 5 negatives
 OTHER_SHAPE = synthetic_interactions(num_users=30)
-ONE_EACH = Interactions([0, 1], [0, 1], num_items=3, num_negative_samples=1, allow_missing_ids=True, seed=0)
+ONE_EACH = Interactions([0, 1], [0, 1], num_items=3, num_negative_samples=1, allow_missing_ids=True)
 NO_TIMESTAMPS = X
 MF = MatrixFactorizationModel(X, embedding_dim=4, seed=0)
 POP = PopularityModel(X)
@@ -462,22 +462,22 @@ def test_bad_input_fails_clearly(call, kwargs, error, match):
 
 
 def test_a_single_user_with_a_negative_works():
-    x = Interactions([0, 0], [0, 2], num_negative_samples=1, allow_missing_ids=True, seed=0)
+    x = Interactions([0, 0], [0, 2], num_negative_samples=1, allow_missing_ids=True)
     assert (x.num_users, x.num_items, len(x)) == (1, 3, 2)
     (users, items), negatives = next(iter(InteractionsDataLoader(x, batch_size=2, seed=0)))
     assert negatives.flatten().tolist() == [1, 1]  # the only unseen item
     model = MatrixFactorizationModel(x, embedding_dim=2, seed=0)
-    assert model.recommend(0).item_id.tolist() == [1]
+    assert model.recommend(0, unseen_items_only=True).item_id.tolist() == [1]
 
 
 def test_num_negative_samples_of_num_items_minus_one_works():
-    x = Interactions([0, 1, 2], [0, 1, 2], num_negative_samples=2, seed=0)
+    x = Interactions([0, 1, 2], [0, 1, 2], num_negative_samples=2)
     (users, _), negatives = next(iter(InteractionsDataLoader(x, batch_size=3, seed=0)))
     for user, row in zip(users.tolist(), negatives.tolist()):
         assert set(row) <= {0, 1, 2} - {user}  # drawn with replacement among the two unseen items
 
 
 def test_whole_number_floats_and_numpy_scalars_are_accepted():
-    x = Interactions(np.array([0.0, 1.0]), torch.tensor([1, 0]), num_negative_samples=1, seed=0)
+    x = Interactions(np.array([0.0, 1.0]), torch.tensor([1, 0]), num_negative_samples=1)
     assert x.users.dtype == np.int64 and x.items.tolist() == [1, 0]
-    assert len(MF.recommend(np.int64(3), k=2)) == 2 and len(MF.item_item_similarity(torch.tensor(4))) == 40
+    assert len(MF.recommend(np.int64(3), k=2, unseen_items_only=True)) == 2 and len(MF.item_item_similarity(torch.tensor(4))) == 40

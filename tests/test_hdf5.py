@@ -232,3 +232,12 @@ def test_hdf5_interactions_close_their_file_as_a_context_manager(tmp_path):
         assert data._file is not None  # opened by the read
     assert data._file is None
     np.testing.assert_array_equal(users, [0, 1, 1])
+
+
+def test_head_and_tail_read_the_ends_of_the_file(tmp_path):
+    df = pd.DataFrame({"user_id": [0, 1, 2, 3, 4], "item_id": [4, 3, 2, 1, 0]})
+    with HDF5Interactions(write_hdf5(df, tmp_path / "x.h5"), num_negative_samples=1) as x:
+        assert x.head(2).to_dict("list") == {"user_id": [0, 1], "item_id": [4, 3]}
+        tail = x.tail(2)
+        assert tail.to_dict("list") == {"user_id": [3, 4], "item_id": [1, 0]} and list(tail.index) == [3, 4]
+        assert len(x.head(100)) == 5 and len(x.tail(0)) == 0

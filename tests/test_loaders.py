@@ -25,7 +25,7 @@ class TestInteractionsDataLoader(ExactNegativesContract):
         present[np.arange(0, 30, 2), rng.integers(0, 25, 15)] = False
         from coursekit.interactions import Interactions
 
-        data = Interactions(*np.nonzero(present), num_negative_samples=4, seed=0)
+        data = Interactions(*np.nonzero(present), num_negative_samples=4)
         users, _, negatives, _ = epoch_arrays(InteractionsDataLoader(data, batch_size=64, shuffle=True, seed=0))
         assert not present[users[:, None], negatives].any()
 
@@ -67,7 +67,7 @@ def test_default_seed_follows_torch_global_rng():
     torch.manual_seed(123)
     second = list(InteractionsDataLoader(data, batch_size=64, shuffle=True))
     for ((u1, i1), n1), ((u2, i2), n2) in zip(first, second):
-        assert torch.equal(u1, u2) and torch.equal(n1, n2)
+        assert torch.equal(u1, u2) and torch.equal(i1, i2) and torch.equal(n1, n2)
 
 
 def test_loaders_are_importable_from_loaders_module():

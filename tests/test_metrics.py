@@ -1,4 +1,5 @@
 import functools
+import inspect
 import math
 
 import numpy as np
@@ -8,7 +9,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coursekit.metrics import auc, evaluate_in_batches, mapk, mrr, ndcg, precision, recall
+from coursekit import _ranking_engine
+from coursekit.metrics import auc, evaluate_in_batches, mae, mapk, mrr, ndcg, precision, recall, rmse
 
 NEG_INF = float("-inf")
 ALL_METRICS = [mapk, mrr, auc, ndcg, precision, recall]
@@ -18,7 +20,7 @@ ALL_METRICS = [mapk, mrr, auc, ndcg, precision, recall]
 
 
 def reference_row(scores, targets, k):
-    """Every metric for one user, by plain Python loops over a sorted list."""
+    """Every metric for one user, by plain Python loops over a sorted list (checks the definitions)."""
     n = len(scores)
     unmasked = [i for i in range(n) if scores[i] != NEG_INF]
     relevant = {i for i in unmasked if targets[i]}
@@ -197,6 +199,68 @@ def test_property_metrics_in_unit_interval_and_match_reference(data, num_users, 
         )
 
 
+# ------------------------------------------------------------------ the definitions are what learners read
+
+
+@pytest.mark.parametrize("metric", ALL_METRICS)
+def test_definitions_are_short_and_show_their_formula(metric):
+    source = inspect.getsource(metric)
+    assert len(source.splitlines()) <= 22, f"{metric.__name__} is no longer a short definition"
+    assert "_ranking_engine" not in source  # the definition computes, it does not call the engine
+    formula = {"mapk": "P@i", "mrr": "1 / rank_first", "auc": "s_p > s_q", "ndcg": "log2(i + 1)",
+               "precision": "rel_i / k", "recall": "n_relevant"}[metric.__name__]
+    assert formula in metric.__doc__
+
+
+# ------------------------------------------------------------------ the engine agrees with the definitions
+
+
+def engine_and_definitions_agree(scores, targets, k):
+    for metric in ALL_METRICS:
+        definition = metric(scores, targets, k=k)
+        engine = _ranking_engine.batch_metric(metric.__name__, scores, targets, k=k)
+        assert engine.dtype == definition.dtype == torch.float64 and engine.shape == definition.shape
+        np.testing.assert_allclose(engine.numpy(), definition.numpy(), rtol=1e-12, atol=1e-12, err_msg=metric.__name__)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("ties", [False, True])
+def test_engine_agrees_with_definitions_on_random_batches(seed, ties):
+    rng = np.random.default_rng(seed + 10 * ties)
+    num_items = [7, 40, 150, 400, 25, 300][seed]  # 150 and up: rows past the searchsorted threshold
+    scores, targets = random_batch(rng, num_users=int(rng.integers(1, 40)), num_items=num_items, ties=ties)
+    scores[rng.random(scores.shape) < 0.02] = float("inf")  # the model itself may return +inf
+    targets[-1] = torch.from_numpy(rng.random(num_items) < 0.9)  # a user with many relevant items (the searchsorted path)
+    for k in (1, 5, num_items, num_items + 7):
+        engine_and_definitions_agree(scores, targets, k)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), num_users=st.integers(1, 4), num_items=st.integers(1, 9), k=st.integers(1, 12))
+def test_property_engine_agrees_with_definitions(data, num_users, num_items, k):
+    values = st.sampled_from([NEG_INF, -1.0, 0.0, 0.5, 1.0, float("inf")])
+    rows = st.lists(st.lists(values, min_size=num_items, max_size=num_items), min_size=num_users, max_size=num_users)
+    flags = st.lists(st.lists(st.booleans(), min_size=num_items, max_size=num_items),
+                     min_size=num_users, max_size=num_users)
+    scores = torch.tensor(data.draw(rows), dtype=torch.float32)
+    targets = torch.tensor(data.draw(flags), dtype=torch.bool)
+    engine_and_definitions_agree(scores, targets, k)
+
+
+# ------------------------------------------------------------------ explicit ratings
+
+
+def test_rmse_and_mae():
+    predicted, observed = torch.tensor([3.0, 4.0, 1.0]), torch.tensor([4.0, 4.0, 3.0])
+    assert rmse(predicted, observed).item() == pytest.approx(math.sqrt((1 + 0 + 4) / 3))
+    assert mae(predicted, observed).item() == pytest.approx(1.0)
+    assert mae([2, 2], np.array([2.0, 2.0])).item() == 0.0
+    with pytest.raises(ValueError, match="same non-empty shape"):
+        rmse(torch.zeros(3), torch.zeros(2))
+    with pytest.raises(ValueError, match="finite"):
+        mae(torch.tensor([float("nan")]), torch.tensor([1.0]))
+
+
 # ------------------------------------------------------------------ evaluate_in_batches
 
 
@@ -347,7 +411,7 @@ def test_evaluate_errors():
 @pytest.mark.parametrize("ties", [False, True])
 def test_top_k_items_match_a_stable_sort_on_wide_rows(ties):
     # Wide enough for the blockwise top-k (with a partial last block); ties straddle the cut-off.
-    from coursekit.metrics import _top_k_items
+    from coursekit._ranking_engine import _top_k_items
 
     rng = np.random.default_rng(11 + ties)
     scores, _ = random_batch(rng, num_users=12, num_items=3001, ties=ties)

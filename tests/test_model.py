@@ -33,7 +33,7 @@ def clustered_split(seed: int = 0) -> tuple[Interactions, Interactions]:
         part = chosen[:, columns]
         return Interactions(
             users=np.broadcast_to(users, part.shape).ravel(), items=part.ravel(), num_users=NUM_USERS,
-            num_items=NUM_ITEMS, allow_missing_ids=True, num_negative_samples=5, seed=seed,
+            num_items=NUM_ITEMS, allow_missing_ids=True, num_negative_samples=5,
         )
 
     return build(slice(0, PER_USER)), build(slice(PER_USER, picks))
@@ -128,7 +128,7 @@ def test_learns_the_planted_clusters(trained):
                    scores[:, half:].mean(1, keepdims=True))[:, 0]
     other = np.where(np.arange(NUM_USERS) % 2 == 0, scores[:, half:].mean(1), scores[:, :half].mean(1))
     assert (own > other).mean() > 0.95
-    in_taste = [same_cluster(model.recommend(u, k=5).item_id.to_numpy(), (u % 2) * 30).all() for u in range(NUM_USERS)]
+    in_taste = [same_cluster(model.recommend(u, k=5, unseen_items_only=True).item_id.to_numpy(), (u % 2) * 30).all() for u in range(NUM_USERS)]
     assert np.mean(in_taste) > 0.8
     for item in (0, 45):
         nearest = model.item_item_similarity(item).index[:10]
@@ -158,9 +158,9 @@ def test_trains_from_an_hdf5_loader(tmp_path):
     trainer = CourseTrainer(model, max_epochs=5, enable_progress_bar=False)
     trainer.fit(model)
     assert trainer.history.train_loss.iloc[-1] < trainer.history.train_loss.iloc[0]
-    assert len(model.recommend(0, exclude_seen=False)) == 10
+    assert len(model.recommend(0, unseen_items_only=False)) == 10
     with pytest.raises(ValueError, match="does not know which items users have seen"):
-        model.recommend(0)
+        model.recommend(0, unseen_items_only=True)
     with pytest.raises(TypeError, match="in-memory"):
         PopularityModel(loader)
 
@@ -270,10 +270,10 @@ def test_item_predictions_and_recommendations(trained):
     assert predictions.iloc[0] == pytest.approx(model.score_all_items(torch.tensor([4]))[0].max().item())
     unseen = model.get_item_predictions(4, unseen_items_only=True)
     assert len(unseen) == NUM_ITEMS - len(seen) and not seen & set(unseen.index)
-    top = model.recommend(4, k=5)
+    top = model.recommend(4, k=5, unseen_items_only=True)
     assert list(top.columns) == ["item_id", "score"] and len(top) == 5
     assert list(top.item_id) == list(unseen.index[:5])
-    assert set(model.recommend(4, k=5, exclude_seen=False).item_id) <= set(predictions.index[:5])
+    assert set(model.recommend(4, k=5, unseen_items_only=False).item_id) <= set(predictions.index[:5])
 
 
 def test_similarities_start_with_the_query_at_one(trained):
@@ -302,12 +302,12 @@ def test_out_of_range_ids_name_the_value_and_range(bad):
         model.item_item_similarity(bad)
     bad_user = bad if bad < NUM_ITEMS else bad - NUM_ITEMS + NUM_USERS
     with pytest.raises(ValueError, match=rf"user_id {bad_user} .*0\.\.{NUM_USERS - 1}"):
-        model.recommend(bad_user)
+        model.recommend(bad_user, unseen_items_only=True)
     with pytest.raises(ValueError, match="user_ids contains"):
         model.score_all_items(torch.tensor([0, NUM_USERS]))
     with pytest.raises(TypeError, match="user_id"):
         model.get_item_predictions(1.5)
-    assert model.recommend(np.int64(3), k=2).shape == (2, 2)  # numpy ids are fine
+    assert model.recommend(np.int64(3), k=2, unseen_items_only=True).shape == (2, 2)  # numpy ids are fine
 
 
 def test_with_titles_shifts_movielens_ids():
@@ -334,14 +334,14 @@ def test_popularity_ranks_items_by_training_count():
     assert model.fit() is model
     torch.testing.assert_close(model.popularity, torch.tensor([1.0, 2, 3, 0, 1]))
     assert list(model.get_item_predictions(3).index[:2]) == [2, 1]
-    assert list(model.recommend(3, k=3).item_id) == [2, 1, 0]  # item 4 is seen by user 3
-    assert list(model.recommend(0, k=2).item_id) == [4, 3]
+    assert list(model.recommend(3, k=3, unseen_items_only=True).item_id) == [2, 1, 0]  # item 4 is seen by user 3
+    assert list(model.recommend(0, k=2, unseen_items_only=True).item_id) == [4, 3]
     assert model(torch.tensor([0, 1]), torch.tensor([2, 4])).tolist() == [3.0, 1.0]
     assert model.score_all_items(torch.tensor([0, 3])).shape == (2, 5)
     with pytest.raises(NotImplementedError, match="PopularityModel has no item embeddings"):
         model.item_item_similarity(0)
     with pytest.raises(ValueError, match="user_id 4"):
-        model.recommend(4)
+        model.recommend(4, unseen_items_only=True)
 
 
 def test_trained_model_beats_popularity_on_held_out_items(trained):
@@ -366,7 +366,7 @@ def test_save_load_round_trip_predicts_identically(trained, tmp_path):
     assert loaded._train_loader is None  # no training data needed
     users = torch.arange(NUM_USERS)
     torch.testing.assert_close(loaded.score_all_items(users), model.score_all_items(users), rtol=0, atol=0)
-    pd.testing.assert_frame_equal(loaded.recommend(9), model.recommend(9))  # seen items travel too
+    pd.testing.assert_frame_equal(loaded.recommend(9, unseen_items_only=True), model.recommend(9, unseen_items_only=True))  # seen items travel too
     pd.testing.assert_series_equal(loaded.item_item_similarity(3), model.item_item_similarity(3))
     assert loaded.hparams.embedding_dim == 4 and loaded.hparams.seed == model.hparams.seed
 
@@ -375,7 +375,7 @@ def test_popularity_round_trip(tmp_path):
     model = PopularityModel(clustered())
     loaded = load_model(model.save_model(tmp_path / "pop.pt"))
     assert isinstance(loaded, PopularityModel)
-    pd.testing.assert_frame_equal(loaded.recommend(1), model.recommend(1))
+    pd.testing.assert_frame_equal(loaded.recommend(1, unseen_items_only=True), model.recommend(1, unseen_items_only=True))
 
 
 def test_loading_weights_of_another_size_fails_clearly(trained, tmp_path):
@@ -437,7 +437,7 @@ def test_joblib_round_trip(trained, tmp_path):
     loaded = joblib.load(tmp_path / "mf.joblib")
     users = torch.arange(NUM_USERS)
     torch.testing.assert_close(loaded.score_all_items(users), model.score_all_items(users))
-    pd.testing.assert_frame_equal(loaded.recommend(2), model.recommend(2))
+    pd.testing.assert_frame_equal(loaded.recommend(2, unseen_items_only=True), model.recommend(2, unseen_items_only=True))
 
 
 # -- the reference lesson on MovieLens 100K ----------------------------------------------------------

@@ -20,7 +20,11 @@ import pytest
 import torch
 
 from coursekit.cross_validation import random_split, stratified_split, temporal_split
-from coursekit.interactions import ApproximateNegativeSamplingInteractionsDataLoader, Interactions, InteractionsDataLoader
+from coursekit.interactions import (
+    ApproximateNegativeSamplingInteractionsDataLoader,
+    Interactions,
+    InteractionsDataLoader,
+)
 from coursekit.metrics import auc, evaluate_in_batches, mapk, mrr
 from coursekit.model import CourseTrainer, MatrixFactorizationModel, PopularityModel
 from tests.contracts import ROOT_DIR, synthetic_interactions
@@ -52,14 +56,16 @@ def run(seed):
     rng = np.random.default_rng(0)  # the data are fixed; only `seed` varies between runs
     users = np.repeat(np.arange(80), 8)
     items = np.concatenate([rng.choice(20, 8, replace=False) + 20 * (u % 2) for u in range(80)])
-    data = Interactions(users, items, num_negative_samples=3, seed=seed)
+    data = Interactions(users, items, num_negative_samples=3)
     train, test = stratified_split(data, test_p=0.25, seed=seed)
     loader = InteractionsDataLoader(train, batch_size=64, shuffle=True, seed=seed)
     model = MatrixFactorizationModel(loader, embedding_dim=4, lr=5e-2, seed=seed)
+    torch.manual_seed(seed)  # Interactions holds no random state: indexing draws from torch's RNG
+    getitem = digest(*data[np.arange(20)][1:])
     out = {
         "split": digest(train.users, train.items, test.users, test.items),
         "batches": digest(*(t for (u, i), n in loader for t in (u, i, n))),
-        "getitem": digest(*data[np.arange(20)][1:]),
+        "getitem": getitem,
         "initial_weights": weights(model),
     }
     loader.sampler.set_epoch(0)
@@ -125,8 +131,7 @@ def test_seeded_objects_never_touch_the_global_rngs():
     before = _global_states()
     x = synthetic_interactions(with_timestamps=True, seed=1)
     steps = {
-        "Interactions": lambda: Interactions(x.users, x.items, timestamps=x.timestamps, num_negative_samples=3, seed=2),
-        "Interactions.__getitem__": lambda: x[np.arange(30)],
+        "Interactions": lambda: Interactions(x.users, x.items, timestamps=x.timestamps, num_negative_samples=3),
         "random_split": lambda: random_split(x, val_p=0.1, seed=3),
         "stratified_split": lambda: stratified_split(x, val_p=0.1, seed=3, force_split=True),
         "temporal_split": lambda: temporal_split(x, seed=3, force_split=True),
@@ -144,7 +149,7 @@ def test_seeded_objects_never_touch_the_global_rngs():
     model = MatrixFactorizationModel(x, embedding_dim=3, seed=5).eval()
     for what, step in {
         "score_all_items": lambda: model.score_all_items(torch.arange(10)),
-        "recommend": lambda: model.recommend(3),
+        "recommend": lambda: model.recommend(3, unseen_items_only=True),
         "item_item_similarity": lambda: model.item_item_similarity(2),
         "evaluate_in_batches": lambda: evaluate_in_batches([mapk, mrr, auc], x, model, train_interactions=x,
                                                            progress=False),
@@ -180,7 +185,6 @@ def test_seed_none_draws_one_seed_from_torch_and_reseeds_nothing():
     random.seed(7)
     numpy_state, python_state = np.random.get_state(), random.getstate()
     builders = {
-        "Interactions": lambda: Interactions(x.users, x.items, num_negative_samples=2),
         "InteractionsDataLoader": lambda: InteractionsDataLoader(x),
         "MatrixFactorizationModel": lambda: MatrixFactorizationModel(x, embedding_dim=2).hparams,
     }
@@ -199,5 +203,21 @@ def test_seed_none_draws_one_seed_from_torch_and_reseeds_nothing():
         build()
         again = build()
         assert (again["seed"] if what == "MatrixFactorizationModel" else again.seed) != seed, what
+    assert all(np.array_equal(a, b) for a, b in zip(numpy_state, np.random.get_state()))
+    assert python_state == random.getstate()
+
+
+def test_indexing_interactions_draws_once_from_torch_and_touches_nothing_else():
+    # Interactions holds no random state: x[i] seeds its negatives with one draw of torch's RNG.
+    x = synthetic_interactions(seed=1)
+    np.random.seed(7)
+    random.seed(7)
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    torch.manual_seed(11)
+    x[np.arange(30)]
+    follows = torch.rand(3)
+    torch.manual_seed(11)
+    torch.randint(0, 2**31 - 1, (1,))
+    assert torch.equal(follows, torch.rand(3))
     assert all(np.array_equal(a, b) for a, b in zip(numpy_state, np.random.get_state()))
     assert python_state == random.getstate()

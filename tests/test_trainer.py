@@ -24,7 +24,7 @@ def two_tastes(seed: int = 0, num_users: int = 100, num_items: int = 40, per_use
     half = num_items // 2
     users = np.repeat(np.arange(num_users), per_user)
     items = np.concatenate([rng.choice(half, per_user, replace=False) + half * (u % 2) for u in range(num_users)])
-    return Interactions(users=users, items=items, num_negative_samples=4, seed=seed)
+    return Interactions(users=users, items=items, num_negative_samples=4)
 
 
 def model(val: bool = True, **kwargs) -> MatrixFactorizationModel:
@@ -166,10 +166,10 @@ def test_keyboard_interrupt_stops_gracefully_and_keeps_the_model_usable():
     assert signal.getsignal(signal.SIGINT) is handler  # Ctrl-C still works afterwards
     assert trainer.interrupted and trainer.current_epoch == 1
     assert len(trainer.history) == 1  # the interrupted epoch is not recorded
-    assert not torch.equal(before["item_embeddings.weight"], m.item_embeddings.weight)
+    assert not torch.equal(before["factorization.item_embeddings.weight"], m.item_embeddings.weight)
     m.eval()
     assert torch.isfinite(m.score_all_items(torch.arange(5))).all()
-    assert len(m.recommend(0, k=3)) == 3
+    assert len(m.recommend(0, k=3, unseen_items_only=True)) == 3
     more = CourseTrainer(m, max_epochs=1, enable_progress_bar=False)  # and it can train on
     more.fit(m)
     assert len(more.history) == 1
@@ -199,3 +199,31 @@ def test_resuming_from_an_epoch_checkpoint_matches_an_uninterrupted_run(tmp_path
     for name, value in weights(uninterrupted).items():
         assert torch.equal(value, resumed.state_dict()[name]), name
     assert trainer.history.equals(reference.history)  # history travels in the checkpoint too
+
+
+def test_uses_a_cuda_gpu_when_available_unless_told_cpu(monkeypatch):
+    from coursekit.model import trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module.torch.cuda, "is_available", lambda: True)
+    assert trainer_module.default_accelerator() == "gpu"
+    monkeypatch.setattr(trainer_module.torch.cuda, "is_available", lambda: False)
+    assert trainer_module.default_accelerator() == "cpu"
+    assert CourseTrainer(accelerator="cpu", enable_progress_bar=False).accelerator.__class__.__name__ == "CPUAccelerator"
+
+
+def test_max_epochs_is_settable_to_continue_training():
+    from tests.contracts import synthetic_interactions
+
+    model = MatrixFactorizationModel(synthetic_interactions(), embedding_dim=4, seed=0)
+    trainer = CourseTrainer(max_epochs=2, enable_progress_bar=False)
+    trainer.fit(model)
+    before = model.item_embeddings.weight.detach().clone()
+    trainer.max_epochs = 4
+    assert trainer.max_epochs == 4
+    trainer.fit(model)
+    assert trainer.current_epoch == 4 and trainer.history.epoch.tolist() == [0, 1, 2, 3]
+    assert not torch.equal(before, model.item_embeddings.weight)
+    with pytest.raises(ValueError, match="max_epochs=3 is below the 4 epochs already trained"):
+        trainer.max_epochs = 3
+    with pytest.raises(ValueError, match="whole number"):
+        trainer.max_epochs = 2.5

@@ -219,7 +219,6 @@ interactions = Interactions(
     items=implicit["item_id"],
     timestamps=implicit["timestamp"],
     allow_missing_ids=True,
-    seed=42,
 )
 print(interactions)
 assert (interactions.num_users, interactions.num_items, len(interactions)) == (943, 1674, 55_375)
@@ -238,7 +237,9 @@ assert (rebuilt.mat != interactions.mat).nnz == 0
 #
 # With implicit feedback there are only positives. A model learns by comparing them with
 # *negative samples*: items the user has not interacted with, drawn at random. Each item of the
-# dataset is one interaction, `((user, positive item), negative items)`, with 10 negatives:
+# dataset is one interaction, `((user, positive item), negative items)`, with 10 negatives. Indexing
+# draws them afresh each time from PyTorch's random generator (which `setup()` seeded); the loaders
+# that feed training draw their own, from the seed you give them.
 
 # %%
 (user, item), negatives = interactions[0]

@@ -271,12 +271,12 @@ print(f"saved {path.name}")
 # ## Exercise
 #
 # The model above used the default loss, the adaptive hinge. Train the same model with
-# `loss="bpr"` (adaptive BPR, since there are 10 negatives) and compare the two in one table.
+# `loss="adaptive_bpr"` (BPR on the hardest of the 10 negatives) and compare the two in one table.
 # Which loss ranks better at the top of the list here?
 
 # %% tags=["approx-metrics"]
 # Solution
-bpr_model = MatrixFactorizationModel(train=train, val=validation, embedding_dim=10, lr=1e-2, loss="bpr", seed=22)
+bpr_model = MatrixFactorizationModel(train=train, val=validation, embedding_dim=10, lr=1e-2, loss="adaptive_bpr", seed=22)
 fit_timed(bpr_model, max_epochs=10)
 exercise = compare_models(validation, {"hinge (adaptive)": model, "bpr (adaptive)": bpr_model}, train)
 print(exercise.to_string(float_format="{:.4f}".format))

@@ -129,7 +129,7 @@ assert overlap["5 most similar users"] > 1.5 * overlap["all other users"] > over
 # the recommendations that are among the user's held-out validation movies.
 
 # %% tags=["nbval-ignore-output"]
-recommended = with_titles(model.recommend(user, k=10), movies)
+recommended = with_titles(model.recommend(user, k=10, unseen_items_only=True), movies)
 scores = model.get_item_predictions(user)
 typical_likes = scores[scores.index.isin(list(liked[user]))].head(10)
 held_out = set(validation.mat[user].indices)

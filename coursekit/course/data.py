@@ -11,14 +11,13 @@ from typing import Any
 from coursekit.course import artifacts
 from coursekit.interactions import Interactions
 
-#: Seed of the Interactions built by implicit_movielens.
+#: Kept for old imports: Interactions hold no random state any more (loaders own the seeds).
 MOVIELENS_SEED = 42
 #: What :func:`implicit_movielens` builds by default (the settings its artefact is keyed by).
 MOVIELENS_SETTINGS: dict[str, Any] = {
     "dataset": "ml-100k",
     "min_rating": 4,
     "num_negative_samples": 10,
-    "seed": MOVIELENS_SEED,
 }
 #: The split every lesson from 03 on trains and validates on.
 TUTORIAL_SPLIT: dict[str, Any] = {"name": "tutorial_split", "test_p": 0.1, "seed": 42}
@@ -31,9 +30,7 @@ TUTORIAL_SPLIT_SETTINGS: dict[str, Any] = {
 }
 
 
-def implicit_movielens(
-    min_rating: float = 4, num_negative_samples: int = 10, seed: int = MOVIELENS_SEED
-) -> Interactions:
+def implicit_movielens(min_rating: float = 4, num_negative_samples: int = 10, seed: int | None = None) -> Interactions:
     """MovieLens 100K as implicit feedback: every rating of at least ``min_rating`` stars.
 
     Item ``i`` is MovieLens movie ``i + 1`` (ids are only decremented, not re-encoded), so
@@ -42,7 +39,8 @@ def implicit_movielens(
     get no column at all: ``num_items`` is the largest id kept plus one. Timestamps are kept
     for :func:`coursekit.cross_validation.temporal_split`.
 
-    With the defaults: 55,375 interactions, 943 users, 1,674 items.
+    With the defaults: 55,375 interactions, 943 users, 1,674 items. ``seed`` is ignored (an
+    ``Interactions`` holds no random state; seed the loaders instead) and kept for old calls.
     """
     from coursekit.movielens import read_movielens_df
     from coursekit.utils import convert_to_implicit
@@ -54,7 +52,6 @@ def implicit_movielens(
         timestamps=implicit["timestamp"],
         num_negative_samples=num_negative_samples,
         allow_missing_ids=True,
-        seed=seed,
     )
 
 

@@ -2,7 +2,7 @@
 
 * ``interactions``: one :class:`~coursekit.interactions.Interactions`, as ``.npz``: the CSR
   arrays (``indptr``, ``indices``, ``data``) and the timestamps, plus small JSON metadata
-  (sizes, negatives per row, seed) that the manifest keeps;
+  (sizes, negatives per row) that the manifest keeps;
 * ``split``: a tuple of ``Interactions`` (e.g. train and validation), the same arrays per part;
 * ``model``: a coursekit model, written by :func:`coursekit.model.save_model` (a
   ``torch.load(weights_only=True)`` file).
@@ -80,13 +80,11 @@ def _arrays_of(interactions: Any, prefix: str) -> tuple[dict[str, np.ndarray], d
     }
     if interactions.timestamps is not None:
         arrays[f"{prefix}timestamps"] = np.asarray(interactions.timestamps).astype("<i8")
-    seed = getattr(interactions, "seed", None)
     meta = {
         "num_users": int(interactions.num_users),
         "num_items": int(interactions.num_items),
         "num_negative_samples": int(interactions.num_negative_samples),
         "timestamps": interactions.timestamps is not None,
-        "seed": int(seed) if isinstance(seed, (int, np.integer)) else None,
     }
     return arrays, meta
 
@@ -135,8 +133,6 @@ def _read_parts(path: Path, content: dict, single: bool) -> list:
 
 
 def _build_interactions(arrays: dict[str, np.ndarray], meta: dict, prefix: str) -> Any:
-    import inspect
-
     import scipy.sparse as sp
 
     from coursekit.interactions import Interactions
@@ -175,9 +171,6 @@ def _build_interactions(arrays: dict[str, np.ndarray], meta: dict, prefix: str) 
         "allow_missing_ids": True,
         "timestamps": arrays.get(prefix + "timestamps"),
     }
-    seed = meta.get("seed")
-    if seed is not None and "seed" in inspect.signature(Interactions).parameters:
-        kwargs["seed"] = _count(meta, "seed", minimum=0)
     return Interactions(**kwargs)
 
 

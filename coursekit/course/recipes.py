@@ -166,7 +166,7 @@ TUNED = Recipe(
         "bias_lr": 1e-1,
         "optimizer": "adam",
         "bias_optimizer": "sgd",
-        "loss": "hinge",  # adaptive_hinge with the tutorial split's 10 negatives: the hardest one counts
+        "loss": "adaptive_hinge",  # the hinge on the hardest of the 10 negatives
         "weight_decay": 1e-4,  # L2 on the embeddings; biases are not decayed
         "lr_scheduler_func": None,
     },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from coursekit._checks import check_int
+from coursekit.model import persistence
+from coursekit.ranking import top_k_unseen
 
 
 def interactions_of(data: Any, name: str = "data") -> Any:
@@ -45,6 +48,40 @@ class RecommenderMixin:
     num_items: int
     _seen: sp.csr_matrix | None
 
+    #: Version of the settings ``_config`` returns; bump it when their meaning changes, so files
+    #: saved before fail to load with a clear message instead of building a different model.
+    config_version: int = 1
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every model registers itself for save_model / load_model: persistence needs no model imports.
+        super().__init_subclass__(**kwargs)
+        persistence.register_model_class(cls)
+
+    # -- settings, for persistence ------------------------------------------------------------
+
+    def _config(self) -> dict[str, Any]:
+        """Constructor keywords (plain values only) that rebuild this model without training data."""
+        raise NotImplementedError(f"{type(self).__name__} must define _config() to be saved")
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any]) -> "RecommenderMixin":
+        """An untrained model built from ``_config()``'s settings; ``load_model`` then loads the weights."""
+        return cls(**config)
+
+    @classmethod
+    def _state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """The shape of every tensor in ``state_dict()`` of a model built from ``config``.
+
+        ``load_model`` compares these with the tensors stored in a file before building the model,
+        so sizes in a damaged file cannot make it allocate more than the file holds.
+        """
+        raise NotImplementedError(f"{cls.__name__} must define _state_shapes() to be loaded")
+
+    @classmethod
+    def _upgrade_state_dict(cls, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``state`` as saved by an older layout of this class, renamed to the current one."""
+        return state
+
     # -- id checks -----------------------------------------------------------------------------
 
     def _check_user(self, user_id: Any) -> int:
@@ -64,8 +101,11 @@ class RecommenderMixin:
 
     # -- predictions ---------------------------------------------------------------------------
 
+    # Leaving out seen items: one flag, ``unseen_items_only``, on every ranking method, with Collie's
+    # default (False: rank everything, as evaluate_in_batches does without train_interactions).
+
     def get_item_predictions(self, user_id: int, unseen_items_only: bool = False) -> pd.Series:
-        """Scores of every item for one user, best first.
+        """Scores of every item for one user, best first (ties: lower item id first).
 
         Parameters
         ----------
@@ -80,39 +120,92 @@ class RecommenderMixin:
             Scores indexed by item id, sorted in descending order.
         """
         user = self._check_user(user_id)
-        scores = self.score_all_items(torch.tensor([user]))[0].cpu().numpy()
-        series = pd.Series(scores, index=pd.RangeIndex(self.num_items, name="item_id"), name="score")
-        if unseen_items_only:
-            series = series.drop(self._seen_items(user))
-        return series.sort_values(ascending=False, kind="stable")
+        scores = self.score_all_items(torch.tensor([user])).cpu()
+        seen = self._seen_for_ranking(unseen_items_only)
+        order = top_k_unseen(scores, self.num_items, seen, [user])[0]
+        index = pd.Index(order, name="item_id")
+        return pd.Series(scores[0].numpy()[order], index=index, name="score")
 
-    def recommend(self, user_id: int, k: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
-        """The ``k`` best items for one user as a DataFrame with columns ``item_id`` and ``score``."""
+    def get_user_predictions(self, item_id: int, unseen_items_only: bool = False, batch_size: int = 1024) -> pd.Series:
+        """Scores of every user for one item, best first (ties: lower user id first), as in Collie.
+
+        Parameters
+        ----------
+        item_id
+            The item to score users for.
+        unseen_items_only
+            Drop the users who interacted with the item in the training data.
+        batch_size
+            Users scored at once.
+
+        Returns
+        -------
+        pandas.Series
+            Scores indexed by user id, sorted in descending order.
+        """
+        item = self._check_item(item_id)
+        batch_size = check_int("batch_size", batch_size, minimum=1)
+        with torch.no_grad():
+            column = torch.cat([
+                self.score_all_items(torch.arange(start, min(start + batch_size, self.num_users)))[:, item].cpu()
+                for start in range(0, self.num_users, batch_size)
+            ])
+        seen = self._seen_for_ranking(unseen_items_only)
+        # The same ranking rule with users in the place of items: one row, the item's column.
+        order = top_k_unseen(column[None], self.num_users, None if seen is None else seen.T.tocsr()[[item]])[0]
+        return pd.Series(column.numpy()[order], index=pd.Index(order, name="user_id"), name="score")
+
+    def recommend(
+        self, user_id: int, k: int = 10, unseen_items_only: bool | None = None, *, exclude_seen: bool | None = None
+    ) -> pd.DataFrame:
+        """The ``k`` best items for one user as a DataFrame with columns ``item_id`` and ``score``.
+
+        ``unseen_items_only`` as in :meth:`get_item_predictions`. Not given, it is ``True`` for now
+        (this method's old default) with a ``FutureWarning``: it becomes ``False``, the default of
+        every ranking method. ``exclude_seen`` is its deprecated old name.
+        """
         k = check_int("k", k, minimum=1)
-        top = self.get_item_predictions(user_id, unseen_items_only=exclude_seen).head(k)
-        return top.reset_index()
+        if exclude_seen is not None:
+            warnings.warn(
+                "recommend(exclude_seen=...) is deprecated; use unseen_items_only=... (the flag of every "
+                "ranking method)", DeprecationWarning, stacklevel=2,
+            )
+            if unseen_items_only is None:
+                unseen_items_only = exclude_seen
+        if unseen_items_only is None:
+            warnings.warn(
+                "recommend() leaves out seen items by default for now, but will rank every item like "
+                "get_item_predictions (unseen_items_only=False, Collie's default); pass "
+                "unseen_items_only=True to keep leaving them out",
+                FutureWarning, stacklevel=2,
+            )
+            unseen_items_only = True
+        user = self._check_user(user_id)
+        scores = self.score_all_items(torch.tensor([user])).cpu()
+        top = top_k_unseen(scores, k, self._seen_for_ranking(unseen_items_only), [user])[0]
+        return pd.DataFrame({"item_id": top, "score": scores[0].numpy()[top]})
 
-    def _seen_items(self, user: int) -> np.ndarray:
+    def _seen_for_ranking(self, unseen_items_only: bool) -> sp.csr_matrix | None:
+        if not isinstance(unseen_items_only, (bool, np.bool_)):
+            raise TypeError(f"unseen_items_only must be True or False, got {unseen_items_only!r}")
+        if not unseen_items_only:
+            return None
         if self._seen is None:
             raise ValueError(
                 "this model does not know which items users have seen (it was built without "
-                "training interactions); use unseen_items_only=False / exclude_seen=False"
+                "training interactions); use unseen_items_only=False"
             )
-        return self._seen.indices[self._seen.indptr[user] : self._seen.indptr[user + 1]]
+        return self._seen
 
     # -- persistence ----------------------------------------------------------------------------
 
     def save_model(self, path: str | os.PathLike) -> Path:
         """Save weights and settings to ``path`` (atomically); reload with :func:`coursekit.model.load_model`."""
-        from coursekit.model.persistence import save_model
-
-        return save_model(self, path)
+        return persistence.save_model(self, path)
 
     def load_weights(self, path: str | os.PathLike) -> "RecommenderMixin":
         """Load weights saved by ``save_model`` into this model; sizes must match. Returns ``self``."""
-        from coursekit.model.persistence import load_weights
-
-        return load_weights(self, path)
+        return persistence.load_weights(self, path)
 
     # -- similarities --------------------------------------------------------------------------
 

@@ -1,4 +1,10 @@
-"""Matrix factorization for implicit feedback: score = user . item + user bias + item bias."""
+"""Matrix factorization for implicit feedback, trained with Lightning.
+
+The score itself (``p_u . q_i + b_u + b_i``) is the plain ``nn.Module``
+:class:`coursekit.model.factorization.MatrixFactorization`; this module wraps it with what
+training needs: loaders, the loss, an optimizer for the vectors and one for the biases,
+learning-rate schedules, and logging.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,13 @@ from typing import Any, Callable
 import pytorch_lightning as pl
 import scipy.sparse as sp
 import torch
-from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from coursekit._checks import check_fraction, check_int, default_seed
+from coursekit.loaders import InteractionsDataLoader
 from coursekit.losses import LOSSES, get_loss
 from coursekit.model.base import RecommenderMixin, interactions_of, seen_matrix
+from coursekit.model.factorization import INIT_STD, MatrixFactorization  # noqa: F401  (INIT_STD re-exported)
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
@@ -28,7 +35,8 @@ _SPARSE_OK = (torch.optim.SGD, torch.optim.Adagrad, torch.optim.SparseAdam)
 #: Default scheduler: divide the learning rate by 10 when the monitored loss stops improving.
 default_lr_scheduler = functools.partial(ReduceLROnPlateau, patience=1)
 
-INIT_STD = 0.01  # small random embeddings: every dot product starts near 0
+# state_dict keys of files and checkpoints written before the score moved into MatrixFactorization.
+_LEGACY_KEYS = ("user_embeddings.weight", "item_embeddings.weight", "user_biases.weight", "item_biases.weight")
 
 
 class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
@@ -48,7 +56,8 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
     sparse
         Use sparse embedding gradients (pair with ``'sgd'``, ``'adagrad'`` or ``'sparse_adam'``).
     lr, bias_lr
-        Learning rates of the embedding optimizer and of the bias optimizer.
+        Learning rates of the embedding optimizer and of the bias optimizer; ``bias_lr='infer'``
+        (Collie's spelling) uses ``lr``.
     lr_scheduler_func
         ``optimizer -> scheduler``; each optimizer gets its own, stepped once per epoch
         on the validation loss (the training loss without validation data). ``None``: constant rates.
@@ -57,13 +66,23 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
     optimizer, bias_optimizer
         A name in ``OPTIMIZERS`` or a ``torch.optim.Optimizer`` class. Every bias parameter is
         trained by ``bias_optimizer`` at ``bias_lr``; with ``bias_optimizer=None`` one
-        ``optimizer`` at ``lr`` trains everything.
+        ``optimizer`` at ``lr`` trains everything; ``bias_optimizer='infer'`` (Collie) gives the biases
+        their own optimizer of the same class as ``optimizer``. Optimizers whose ``step`` needs a
+        closure (``torch.optim.LBFGS``) are refused here, not at the first training step.
     loss
-        A name known to ``coursekit.losses`` (``'hinge'``, ``'bpr'``, ...; the adaptive variant is
-        used when there are several negatives) or a callable
-        ``loss(positive_scores[B], negative_scores[B, N], num_items=...) -> scalar``.
+        A name known to ``coursekit.losses`` or a callable
+        ``loss(positive_scores[B], negative_scores[B, N], num_items=...) -> scalar``. As in Collie,
+        the names ``'hinge'`` and ``'bpr'`` train their *adaptive* form when the loader gives several
+        negatives (the hardest negative of each row counts); the first such model in a process
+        prints one line saying so, and ``model.loss_name`` names the loss that trains. Pass
+        ``'adaptive_hinge'`` to say it explicitly, or the function ``coursekit.losses.hinge`` to
+        average over all negatives. Unlike Collie, ``'warp'`` and the adaptive losses also accept a
+        single negative (WARP then weighs one trial; an adaptive loss equals its plain form).
+        The default, ``'adaptive_hinge'``, is what Collie's default ``'hinge'`` trains with several
+        negatives (and equals ``'hinge'`` with one).
     batch_size
-        Batch size of the loaders built from ``Interactions``.
+        Interactions per batch of the loaders built from ``Interactions`` (``evaluate_in_batches``
+        counts users per batch instead).
     seed
         Seeds the initial embeddings and the loaders built here (default: drawn from torch's
         global RNG, so ``seed_everything`` makes runs reproducible).
@@ -79,12 +98,12 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
         dropout_p: float = 0.0,
         sparse: bool = False,
         lr: float = 1e-3,
-        bias_lr: float = 1e-2,
+        bias_lr: float | str = 1e-2,
         lr_scheduler_func: Callable[[torch.optim.Optimizer], Any] | None = default_lr_scheduler,
         weight_decay: float = 0.0,
         optimizer: str | type[torch.optim.Optimizer] = "adam",
         bias_optimizer: str | type[torch.optim.Optimizer] | None = "sgd",
-        loss: str | Callable[..., torch.Tensor] = "hinge",
+        loss: str | Callable[..., torch.Tensor] = "adaptive_hinge",
         batch_size: int = 1024,
         seed: int | None = None,
         *,
@@ -92,6 +111,11 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
         num_items: int | None = None,
     ) -> None:
         super().__init__()
+        # Collie's 'infer': the biases use the same learning rate / optimizer class as the vectors.
+        if isinstance(bias_lr, str) and bias_lr == "infer":
+            bias_lr = lr
+        if isinstance(bias_optimizer, str) and bias_optimizer == "infer":
+            bias_optimizer = optimizer
         embedding_dim = check_int("embedding_dim", embedding_dim, minimum=1)
         dropout_p = check_fraction("dropout_p", dropout_p, allow_zero=True)
         batch_size = check_int("batch_size", batch_size, minimum=1)
@@ -158,37 +182,38 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
             self._val_loader = _as_loader(val, batch_size, shuffle=False, seed=seed + 2)
         negatives = getattr(self._train_loader, "num_negative_samples", 1)
         self.loss_function = get_loss(loss, negatives)
+        if isinstance(loss, str) and self.loss_function is not LOSSES[loss.strip().lower()]:
+            _announce_adaptive(loss, self.loss_name, negatives)
 
-        generator = torch.Generator().manual_seed(seed)
-        self.user_embeddings = _embedding(self.num_users, embedding_dim, sparse, generator)
-        self.item_embeddings = _embedding(self.num_items, embedding_dim, sparse, generator)
-        self.user_biases = _embedding(self.num_users, 1, sparse, None)
-        self.item_biases = _embedding(self.num_items, 1, sparse, None)
-        self.dropout = nn.Dropout(dropout_p)
+        # The math: a plain nn.Module (its parameters are this module's, under "factorization.").
+        self.factorization = MatrixFactorization(
+            self.num_users, self.num_items, embedding_dim, dropout_p=dropout_p, sparse=sparse, seed=seed
+        )
+        self._register_load_state_dict_pre_hook(_upgrade_legacy_keys)
+
+    # The tables, as lessons and plots read them: model.item_embeddings.weight, ...
+    user_embeddings = property(lambda self: self.factorization.user_embeddings, doc="``p_u``, ``[num_users, d]``.")
+    item_embeddings = property(lambda self: self.factorization.item_embeddings, doc="``q_i``, ``[num_items, d]``.")
+    user_biases = property(lambda self: self.factorization.user_biases, doc="``b_u``, ``[num_users, 1]``.")
+    item_biases = property(lambda self: self.factorization.item_biases, doc="``b_i``, ``[num_items, 1]``.")
+    dropout = property(lambda self: self.factorization.dropout)
 
     # -- scoring -------------------------------------------------------------------------------
 
     def _pair_scores(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        """Scores ``[B, M]`` of users ``[B]`` against items ``[B, M]``: one gather, one multiply-and-sum."""
-        user_vectors = self.dropout(_lookup(self.user_embeddings, users))  # [B, D]
-        item_vectors = self.dropout(_lookup(self.item_embeddings, items))  # [B, M, D]
-        # Multiply-and-sum beats bmm for these many tiny [M, D] x [D] products (6 vs 9 ms at B=8192).
-        dots = (item_vectors * user_vectors.unsqueeze(1)).sum(-1)
-        return dots + _lookup(self.user_biases, users) + _lookup(self.item_biases, items).squeeze(-1)
+        """Scores ``[B, M]`` of users ``[B]`` against items ``[B, M]``."""
+        return self.factorization(users.unsqueeze(1), items)
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """Scores of paired ``users`` and ``items`` (broadcast together; output has their shape)."""
         users, items = self._check_pairs(users, items)
-        return self._pair_scores(users.reshape(-1), items.reshape(-1, 1)).reshape(users.shape)
+        return self.factorization(users, items)
 
     @torch.no_grad()
     def score_all_items(self, user_ids: torch.Tensor) -> torch.Tensor:
         """Scores ``[B, num_items]`` of every item for each user (no dropout, no gradients)."""
         users = self._check_user_tensor(user_ids).to(self.device)
-        # One fused matrix product with the item biases, then the user biases in place: a batch of
-        # 1024 users x 50k items is 200 MB, so every avoided temporary counts.
-        scores = torch.addmm(self.item_biases.weight.T, self.user_embeddings(users), self.item_embeddings.weight.T)
-        return scores.add_(self.user_biases(users))
+        return self.factorization.score_all_items(users)
 
     def _user_vectors(self) -> torch.Tensor:
         return self.user_embeddings.weight.detach()
@@ -311,8 +336,24 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
         return {**config, "num_users": self.num_users, "num_items": self.num_items}
 
     @classmethod
-    def _from_config(cls, config: dict[str, Any]) -> "MatrixFactorizationModel":
-        return cls(**config)
+    def _state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        users, items, dim = config["num_users"], config["num_items"], config["embedding_dim"]
+        return {
+            "factorization.user_embeddings.weight": (users, dim),
+            "factorization.item_embeddings.weight": (items, dim),
+            "factorization.user_biases.weight": (users, 1),
+            "factorization.item_biases.weight": (items, 1),
+        }
+
+    @classmethod
+    def _upgrade_state_dict(cls, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``state`` with the keys of files saved before ``factorization.`` existed renamed."""
+        return {("factorization." + key if key in _LEGACY_KEYS else key): value for key, value in state.items()}
+
+    @property
+    def loss_name(self) -> str:
+        """Name of the loss that trains (``'adaptive_hinge'`` for ``loss='hinge'`` with several negatives)."""
+        return getattr(self.loss_function, "__name__", type(self.loss_function).__name__)
 
     def __repr__(self) -> str:
         return (
@@ -330,6 +371,12 @@ def _optimizer_class(name: str, value: Any, sparse: bool) -> type[torch.optim.Op
         cls = value
     else:
         raise TypeError(f"{name} must be an optimizer name or a torch.optim.Optimizer class, got {value!r}")
+    if issubclass(cls, torch.optim.LBFGS):
+        # Its step() needs a closure that re-evaluates the loss; training here calls step() once per batch.
+        raise ValueError(
+            f"{name}={value!r} needs a closure in step() (it re-evaluates the loss several times per step), "
+            "which this model's training step does not provide; use 'adam', 'sgd' or 'adagrad'"
+        )
     if cls is torch.optim.SparseAdam and not sparse:
         raise ValueError(f"{name}={value!r} needs sparse gradients: pass sparse=True, or use 'adam'")
     if sparse and not issubclass(cls, _SPARSE_OK):
@@ -349,24 +396,28 @@ def _can_fuse(cls: type[torch.optim.Optimizer], params: list[torch.Tensor]) -> b
     )
 
 
-def _lookup(layer: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
-    # Indexing the weight backpropagates faster on CPU than nn.Embedding's own backward
-    # (1.7 vs 2.6 ms per MovieLens batch); sparse gradients need the layer itself.
-    return layer(ids) if layer.sparse else layer.weight[ids]
+_ANNOUNCED: set[tuple[str, str]] = set()
 
 
-def _embedding(rows: int, dim: int, sparse: bool, generator: torch.Generator | None) -> nn.Embedding:
-    # Passing the weight skips nn.Embedding's own init, which would draw from the global RNG.
-    if generator is None:
-        weight = torch.zeros(rows, dim)  # biases start neutral
-    else:
-        weight = torch.empty(rows, dim).normal_(0.0, INIT_STD, generator=generator)
-    return nn.Embedding(rows, dim, sparse=sparse, _weight=weight)
+def _announce_adaptive(asked: str, trains: str, negatives: int) -> None:
+    """Say once per process that a loss name switched to its adaptive form (Collie's rule)."""
+    if (asked, trains) not in _ANNOUNCED:
+        _ANNOUNCED.add((asked, trains))
+        print(
+            f"loss={asked!r} with {negatives} negatives trains {trains} (Collie's rule: the hardest negative "
+            f"of each row); say loss={trains!r} to make it explicit, or pass coursekit.losses.{asked.strip().lower()} "
+            "to average over all negatives"
+        )
+
+
+def _upgrade_legacy_keys(state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+    """``load_state_dict`` pre-hook: accept checkpoints and files with the old, unprefixed keys."""
+    for key in _LEGACY_KEYS:
+        if prefix + key in state_dict:
+            state_dict[prefix + "factorization." + key] = state_dict.pop(prefix + key)
 
 
 def _as_loader(data: Any, batch_size: int, shuffle: bool, seed: int) -> Any:
     if hasattr(data, "interactions") and hasattr(data, "__iter__"):
         return data  # already a coursekit loader
-    from coursekit.interactions import InteractionsDataLoader
-
     return InteractionsDataLoader(interactions_of(data), batch_size=batch_size, shuffle=shuffle, seed=seed)

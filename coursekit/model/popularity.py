@@ -11,6 +11,7 @@ from torch import nn
 
 from coursekit._checks import check_int
 from coursekit.model.base import RecommenderMixin, interactions_of, seen_matrix
+from coursekit.ranking import item_popularity
 
 
 class PopularityModel(RecommenderMixin, nn.Module):
@@ -33,7 +34,7 @@ class PopularityModel(RecommenderMixin, nn.Module):
             self._seen = seen_matrix(train)
             if self._seen is None:
                 raise TypeError(f"PopularityModel counts in-memory Interactions; got {type(data).__name__}")
-            counts = np.bincount(self._seen.indices, minlength=num_items)
+            counts = item_popularity(self._seen)
         elif num_users is None or num_items is None:
             raise ValueError("PopularityModel needs train (or num_users and num_items)")
         self.num_users = check_int("num_users", num_users, minimum=1)
@@ -61,8 +62,8 @@ class PopularityModel(RecommenderMixin, nn.Module):
         return {"num_users": self.num_users, "num_items": self.num_items}
 
     @classmethod
-    def _from_config(cls, config: dict[str, Any]) -> "PopularityModel":
-        return cls(**config)
+    def _state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        return {"popularity": (config["num_items"],)}
 
     def __repr__(self) -> str:
         return f"PopularityModel({self.num_users} users, {self.num_items} items)"

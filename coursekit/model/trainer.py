@@ -13,6 +13,7 @@ from typing import Any, Iterator
 
 import pandas as pd
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.callbacks.progress import ProgressBar
 from tqdm import tqdm
@@ -125,10 +126,17 @@ class EpochProgressBar(ProgressBar):
         self.on_train_end(trainer, pl_module)  # Ctrl-C: close the line so the output stays tidy
 
 
+def default_accelerator() -> str:
+    """``'gpu'`` when a CUDA GPU is available, else ``'cpu'`` (Apple's MPS is not chosen by default:
+    sparse embeddings and the fused optimizers do not run there)."""
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
 class CourseTrainer(pl.Trainer):
     """A ``pytorch_lightning.Trainer`` with the course's defaults.
 
-    CPU, deterministic, 10 epochs, no logger or checkpoint files unless asked, no model
+    A CUDA GPU when one is available (else the CPU; pass ``accelerator='cpu'`` to stay on the CPU),
+    deterministic, 10 epochs, no logger or checkpoint files unless asked, no model
     summary or hardware messages, one progress line advanced per epoch (:class:`EpochProgressBar`;
     pass Lightning's ``TQDMProgressBar`` in ``callbacks`` for per-batch updates), and ``history``:
     one row per epoch with the losses and learning rates. Every other keyword goes straight to Lightning
@@ -139,7 +147,8 @@ class CourseTrainer(pl.Trainer):
     model
         Accepted for Collie compatibility and only checked: pass the model to ``fit``.
     max_epochs
-        Number of passes over the training data.
+        Number of passes over the training data. Settable, as in Collie: after ``fit``, set
+        ``trainer.max_epochs = 20`` and call ``fit(model)`` again to continue for ten more epochs.
     deterministic
         Use deterministic algorithms, so a seeded run repeats exactly.
 
@@ -161,7 +170,7 @@ class CourseTrainer(pl.Trainer):
         callbacks = kwargs.pop("callbacks", None) or []
         callbacks = [callbacks] if isinstance(callbacks, Callback) else list(callbacks)
         defaults = {
-            "accelerator": "cpu",
+            "accelerator": default_accelerator(),
             "logger": False,
             "enable_checkpointing": any(isinstance(c, pl.callbacks.Checkpoint) for c in callbacks),
             "enable_model_summary": False,
@@ -176,6 +185,22 @@ class CourseTrainer(pl.Trainer):
                 callbacks=[*callbacks, self.history_callback],
                 **{**defaults, **kwargs},
             )
+
+    @property
+    def max_epochs(self) -> int | None:
+        """Epochs to train in total; set it higher and call ``fit`` again to continue training."""
+        return self.fit_loop.max_epochs
+
+    @max_epochs.setter
+    def max_epochs(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < -1:
+            raise ValueError(f"max_epochs must be a whole number of epochs (or -1 for no limit), got {value!r}")
+        if value != -1 and value < self.current_epoch:
+            raise ValueError(
+                f"max_epochs={value} is below the {self.current_epoch} epochs already trained; "
+                "to train further, set it higher"
+            )
+        self.fit_loop.max_epochs = value
 
     @property
     def history(self) -> pd.DataFrame:
