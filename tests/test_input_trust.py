@@ -20,7 +20,7 @@ from coursekit.utils import IdEncoder, convert_to_implicit
 
 
 def test_zero_rating_is_not_a_positive_in_len_sampling_or_mat(recwarn, capsys):
-    data = Interactions(users=[0, 0, 1, 1], items=[0, 1, 1, 2], ratings=[1, 0, 1, 1], num_negative_samples=1, seed=0)
+    data = Interactions(users=[0, 0, 1, 1], items=[0, 1, 1, 2], ratings=[1, 0, 1, 1], num_negative_samples=1)
     assert len(data) == 3 == data.mat.nnz
     assert data.mat.toarray().tolist() == [[1, 0, 0], [0, 1, 1]]
     (users, items), _ = data[np.arange(len(data))]

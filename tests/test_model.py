@@ -452,7 +452,7 @@ def test_reference_lesson_on_movielens(ml100k_path):
     from coursekit.utils import convert_to_implicit
 
     df = convert_to_implicit(read_movielens_df())
-    interactions = Interactions(users=df.user_id, items=df.item_id, allow_missing_ids=True, seed=0)
+    interactions = Interactions(users=df.user_id, items=df.item_id, allow_missing_ids=True)
     train_interactions, val_interactions = stratified_split(interactions, test_p=0.1, seed=42)
 
     # The reference lesson's two models, as the named recipes the lessons and benchmarks share.

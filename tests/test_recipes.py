@@ -65,7 +65,7 @@ def test_the_recipes_hold_the_lessons_settings():
     }
     assert recipes.TUNED.as_dict() == {
         "embedding_dim": 64, "lr": 2e-3, "bias_lr": 1e-1, "optimizer": "adam", "bias_optimizer": "sgd",
-        "loss": "hinge", "weight_decay": 1e-4, "lr_scheduler_func": None, "max_epochs": 10,
+        "loss": "adaptive_hinge", "weight_decay": 1e-4, "lr_scheduler_func": None, "max_epochs": 10,
     }
     assert list(recipes.TUNED.as_dict())[-1] == "max_epochs"  # the order lesson 04 prints
 

@@ -41,6 +41,7 @@ from coursekit.interactions import InteractionsDataLoader
 from coursekit.losses import adaptive_hinge, bpr, hinge
 from coursekit.metrics import auc, evaluate_in_batches, mapk, mrr
 from coursekit.model import CourseTrainer, MatrixFactorizationModel, PopularityModel
+from coursekit.model.factorization import MatrixFactorization
 from coursekit.sampling import is_positive
 
 setup()
@@ -166,7 +167,32 @@ assert collisions == 0
 #
 # ## 5. Training
 #
-# `MatrixFactorizationModel` wraps the train and validation interactions in loaders with exact
+# ### One epoch by hand
+#
+# The model's math is a plain PyTorch module, `MatrixFactorization`: the four tables of section 2
+# and a `forward` that returns $p_u \cdot q_i + b_u + b_i$. Training it is the loop every PyTorch
+# model uses: score a batch, compute the loss, backpropagate, step the optimizer. One pass over the
+# training data, written out (the positive goes first among each row's items, the 10 negatives after):
+
+# %% tags=["approx-training"]
+net = MatrixFactorization(train.num_users, train.num_items, embedding_dim=10, seed=0)
+optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+losses = []
+for (users, positives), negatives in InteractionsDataLoader(train, batch_size=1024, shuffle=True, seed=0):
+    scores = net(users[:, None], torch.cat([positives[:, None], negatives], dim=1))  # [B, 1 + 10]
+    loss = adaptive_hinge(scores[:, 0], scores[:, 1:])  # the positive against its hardest negative
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    losses.append(loss.item())
+print(f"{len(losses)} batches: loss {losses[0]:.4f} on the first, {np.mean(losses[-10:]):.4f} on the last ten")
+
+# %% [markdown]
+# ### The trainer
+#
+# That loop is all there is to it; a course trainer adds what a real run needs around it: a
+# separate optimizer for the biases (lesson 04), a learning-rate schedule, a validation loss each
+# epoch, a progress line and a history. `MatrixFactorizationModel` wraps the train and validation interactions in loaders with exact
 # negatives. We use 10-dimensional vectors and a learning rate of 0.01 (Adam for the vectors; the
 # biases get their own optimizer, which lesson 04 explains). `CourseTrainer` is a PyTorch Lightning
 # `Trainer` with quiet, reproducible defaults and one progress line that moves once per epoch and

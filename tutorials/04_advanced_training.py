@@ -43,6 +43,7 @@ from coursekit.course.recipes import COLLIE_APPROXIMATE, COLLIE_SEPARATE_BIAS, C
 from coursekit.interactions import ApproximateNegativeSamplingInteractionsDataLoader
 from coursekit.metrics import auc, evaluate_in_batches, mapk, mrr
 from coursekit.model import CourseTrainer, MatrixFactorizationModel, PopularityModel
+from coursekit.ranking import item_popularity
 from coursekit.sampling import is_positive
 
 setup()
@@ -207,7 +208,7 @@ _, seconds["one optimizer"] = fit_timed(single_model, max_epochs=10)
 # y axes: they differ by a factor of about 20.
 
 # %%
-popularity_counts = pd.Series(np.bincount(train_interactions.items, minlength=train_interactions.num_items))
+popularity_counts = pd.Series(item_popularity(train_interactions))  # training interactions per movie
 seen = popularity_counts > 0
 
 

@@ -34,6 +34,7 @@ import pandas as pd
 
 from coursekit.course import TUNED, load_or_train, plots, setup, tutorial_split
 from coursekit.model import with_titles
+from coursekit.ranking import item_popularity
 from coursekit.movielens import read_movielens_df_item
 
 setup()
@@ -157,7 +158,7 @@ assert (side_by_side["held out?"] == "yes").sum() >= 1
 # grey dot is a movie, larger for more popular movies; a few well-known titles are labelled.
 
 # %%
-popularity = np.bincount(train.items, minlength=train.num_items)
+popularity = item_popularity(train)  # training interactions per movie
 labelled = [49, 171, 180, 0, 126, 186, 55, 312, 287, 293, 70, 94, 482]
 titles = movies.set_index(movies["item_id"] - 1)["movie_title"]
 fig, ax = plt.subplots(figsize=(9, 7))

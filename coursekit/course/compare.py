@@ -135,6 +135,8 @@ def popular_share(model: Any, train_interactions: Any = None, k: int = 10, head:
     """
     import torch
 
+    from coursekit.ranking import item_popularity, top_k_items, top_k_unseen
+
     if train is not None:
         warnings.warn("popular_share(train=...) is deprecated: use train_interactions=", DeprecationWarning, stacklevel=2)
         train_interactions = train if train_interactions is None else train_interactions
@@ -147,15 +149,12 @@ def popular_share(model: Any, train_interactions: Any = None, k: int = 10, head:
         raise ValueError(
             f"model is {model.num_users}x{model.num_items} but train_interactions is {mat.shape[0]}x{mat.shape[1]}"
         )
-    counts = np.bincount(mat.indices, minlength=mat.shape[1])
-    popular = np.argsort(-counts, kind="stable")[:head]
+    popular = top_k_items(torch.as_tensor(item_popularity(mat))[None], head)[0].numpy()
     users = np.flatnonzero(np.diff(mat.indptr) > 0)
     with torch.no_grad():
-        scores = model.score_all_items(torch.as_tensor(users, dtype=torch.int64)).detach().cpu().float().clone()
-    seen = mat[users].tocoo()
-    scores[torch.as_tensor(seen.row, dtype=torch.int64), torch.as_tensor(seen.col, dtype=torch.int64)] = float("-inf")
-    top = scores.topk(min(k, mat.shape[1]), dim=1).indices.numpy()
-    return float(np.isin(top, popular).mean())
+        scores = model.score_all_items(torch.as_tensor(users, dtype=torch.int64))
+    recommended = np.concatenate(top_k_unseen(scores, k, seen=mat, users=users))
+    return float(np.isin(recommended, popular).mean())
 
 
 # -- over seeds -----------------------------------------------------------------------------------

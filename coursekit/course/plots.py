@@ -247,7 +247,9 @@ def plot_bias_vs_popularity(model: Any, train: Interactions, ax: Axes | None = N
     biases = model.item_biases.weight.detach().cpu().numpy().reshape(-1)
     if len(biases) != train.num_items:
         raise ValueError(f"model has {len(biases)} items but train has {train.num_items}")
-    counts = np.bincount(train.items, minlength=train.num_items)
+    from coursekit.ranking import item_popularity  # imports torch: only when this plot is drawn
+
+    counts = item_popularity(train)
     seen = counts > 0
     ax = _axes(ax)
     ax.scatter(counts[seen], biases[seen], s=8, alpha=0.4, color="tab:blue", linewidths=0)
