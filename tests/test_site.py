@@ -94,6 +94,48 @@ def test_every_page_loads_cleanly_in_chromium(html, chromium):
     assert len(list(SCREENSHOTS.glob("*.png"))) >= len(pages)
 
 
+def tiny_png() -> str:
+    """A real 40x30 PNG, base64 as notebooks store images."""
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure = plt.figure(figsize=(0.4, 0.3), dpi=100)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+@pytest.mark.site
+def test_a_lessons_alt_text_reaches_the_page(tmp_path, chromium):
+    """End to end on a tiny book: the '# alt:' line of a plot cell is the <img>'s alt in the browser."""
+    pytest.importorskip("jupyter_book", reason="the site needs the [site] extra: run `make site-check`")
+    site = tmp_path / "site"
+    shutil.copytree(site_build.SITE, site, ignore=shutil.ignore_patterns("_build", "__pycache__"))
+    (site / "lessons.toml").write_text('[01_tiny]\nrun_seconds = 2\nteaching_minutes = 10\nslow = "none"\n')
+    tutorials = tmp_path / "tutorials"
+    tutorials.mkdir()
+    (tutorials / "01_tiny.py").write_text("")
+    with_alt, without = plot_cell("# alt: An empty white square.\nplot()"), plot_cell("plot()")
+    for cell in (with_alt, without):
+        cell.outputs[0]["data"]["image/png"] = tiny_png()
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 01 · Tiny"), with_alt, without])
+    notebook.metadata["language_info"] = {"name": "python"}  # as in an executed lesson
+    nbformat.write(notebook, tutorials / "01_tiny.ipynb")
+    assert site_build.stage(tmp_path / "_build" / "src", tutorials, site) == ["01_tiny cell 2"]
+    html = site_build.build(tmp_path / "_build" / "src")
+    page = chromium.open_page((html / "lessons" / "01_tiny.html").as_uri())
+    assert page.errors == []
+    alts = [image["alt"] for image in page.images if image["width"] > 0]
+    assert len(alts) == 2 and alts[0] == "An empty white square."
+    assert alts[1] != "An empty white square."  # Sphinx's fallback (the file name), never another plot's text
+
+
 # --- the staging step, without a browser ------------------------------------------------------------
 
 
