@@ -82,6 +82,9 @@ def test_every_page_loads_cleanly_in_chromium(html, chromium):
             target = internal_target(link, html)
             if target is not None and not target.is_file():
                 problems.append(f"{name}: link {link} points at no file of the build")
+            elif target is not None and (anchor := unquote(urlparse(link).fragment)) and target.suffix == ".html":
+                if f'id="{anchor}"' not in target.read_text(encoding="utf-8"):
+                    problems.append(f"{name}: link {link} points at no #{anchor} in {target.name}")
         if path.stem in lessons:
             given = [image["alt"] for image in page.images]
             for text in expected_alt_texts(path.stem):
