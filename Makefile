@@ -16,7 +16,8 @@ ML100K_SEED ?= $(CURDIR)/../shared/data/ml-100k
 
 STAMP := $(VENV)/.installed
 
-.PHONY: install data course test unit notebooks isolation bench check-notebooks clean dist binder wheel-check binder-check reset quick lint
+.PHONY: install data course test unit notebooks isolation bench check-notebooks clean dist binder wheel-check binder-check \
+	reset quick lint site site-install site-check student
 
 # `make notebooks LESSON=05_similarity` checks one lesson; `make course LESSON=05_similarity` runs one.
 LESSON ?=
@@ -87,6 +88,29 @@ wheel-check: dist data
 # What repo2docker does: a fresh venv from binder/requirements.txt, then the notebook check.
 binder-check: data
 	DATA_PATH="$(DATA_PATH)" tools/check_binder.sh
+
+# The course as a static website in site/_build/html, from the lessons' stored outputs (tools/site_build.py).
+SITE_STAMP := $(VENV)/.site-installed
+site-install: $(SITE_STAMP)
+$(SITE_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,site]"
+	touch $@
+
+site: site-install
+	$(BIN)/python tools/site_build.py
+
+# The site in headless Chromium (tests/test_site.py); installs Debian's chromium where it is missing
+# and apt-get can (root); without it the test skips and says why.
+site-check: site-install
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "$$CHROMIUM" ] || \
+		{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "chromium could not be installed: the browser test will skip"
+	$(BIN)/python -m pytest -q tests/test_site.py
+
+# Student copies: student/NN_name.ipynb without solutions or outputs (tools/student.py).
+student: install
+	$(BIN)/python tools/student.py
 
 bench: install data
 	$(BIN)/python benchmarks/quality.py
