@@ -87,6 +87,8 @@ print(users.head().to_string())
 # Before modelling anything, look at the data.
 
 # %%
+# alt: Bar chart of the number of ratings with each number of stars: 4 stars is the most common, then 3 and
+# alt: 5, with 2 and especially 1 star much rarer.
 plots.plot_rating_distribution(ratings["rating"])
 plt.show()
 
@@ -103,6 +105,9 @@ print(f"mean rating: {ratings['rating'].mean():.2f} stars")
 # Attention is spread very unevenly over the catalogue. Sort the movies from most to least rated:
 
 # %%
+# alt: Ratings per movie on a log scale, movies sorted from most to least rated: a shaded head of the top
+# alt: 10 % of movies collects a large share of all ratings, and the curve falls steeply into a long tail
+# alt: of movies with only a few ratings each.
 plots.plot_item_popularity(ratings["item_id"], what="ratings")
 plt.show()
 
@@ -285,7 +290,7 @@ print(path.name)
 # Be stricter: count only **5-star** ratings as positive. How many interactions, users and movies
 # remain? Does the filter of section 5 remove anyone now, and is the data denser or sparser?
 
-# %%
+# %% tags=["solution"]
 # Solution
 strict = convert_to_implicit(ratings, min_rating_to_keep=5)
 filtered = remove_users_with_fewer_than_n_interactions(strict, min_num_of_interactions=3)
@@ -295,6 +300,13 @@ strict_interactions = Interactions(users=filtered["user_id"], items=filtered["it
 strict_density = len(strict_interactions) / (strict_interactions.num_users * strict_interactions.num_items)
 print(f"density: {strict_density:.2%}")
 assert len(strict) == 21_201
+
+# %% tags=["check"]
+# Check your answer (it tests what your variables hold, not the numbers above).
+assert len(strict) == (ratings["rating"] == 5).sum(), "strict should hold the 5-star ratings only: min_rating_to_keep=5"
+assert filtered.groupby("user_id").size().min() >= 3, "filtered should keep only users with at least 3 interactions"
+assert 0 < strict_density < density, f"strict_density is a share of the matrix, and below the 4-star data's {density:.2%}"
+print("all checks passed")
 
 # %% [markdown]
 # Only about a fifth of the ratings are 5 stars, and now some users gave one or two: the filter

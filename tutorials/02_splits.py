@@ -134,6 +134,10 @@ assert table.loc["cold-start items", "temporal"] > 2 * table.loc["cold-start ite
 # sit: 10 % held out is 11 % of what stays in train (validation / train), the ratio in its legend.
 
 # %%
+# alt: Three scatter plots, random, stratified and temporal, of each user's interactions in train against
+# alt: their interactions in validation: the random split scatters users around the dashed validation/train
+# alt: line and leaves some on the x axis with nothing to evaluate; the stratified and temporal splits put
+# alt: every user on a staircase along the line.
 fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharex=True, sharey=True)
 for ax, (name, (train, validation)) in zip(axes, splits.items()):
     plots.plot_split_summary(train, validation, ax=ax, title=name)
@@ -177,7 +181,7 @@ print(f"saved {path.name}: train {len(train):,}, validation {len(validation):,} 
 # random and the stratified split with `split_summary`. What happens to users with one or two
 # interactions? (Hint: `stratified_split` will complain; read its message.)
 
-# %%
+# %% tags=["solution"]
 # Solution
 five_stars = implicit_movielens(min_rating=5)
 try:
@@ -194,6 +198,17 @@ exercise = pd.DataFrame(
 print(exercise.to_string())
 assert exercise.loc["users without train data", "random"] > 0
 assert exercise.loc["users without train data", "stratified"] == 0
+
+# %% tags=["check"]
+# Check your answer (it tests what your variables hold, not the numbers above).
+def who_liked_what(x):
+    return set(zip(x.users.tolist(), x.items.tolist()))
+
+
+assert who_liked_what(five_stars) < who_liked_what(interactions), "five_stars: only 5-star positives, implicit_movielens(min_rating=5)"
+assert list(exercise.columns) == ["random", "stratified"], "exercise should have one column per split: random, stratified"
+assert exercise.loc["validation"].sum() > 0.15 * exercise.loc["train"].sum(), "hold out 20 %: test_p=0.2"
+print("all checks passed")
 
 # %% [markdown]
 # 33 users liked a single movie. `stratified_split` refuses to split them, because one

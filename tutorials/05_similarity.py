@@ -158,6 +158,10 @@ assert (side_by_side["held out?"] == "yes").sum() >= 1
 # grey dot is a movie, larger for more popular movies; a few well-known titles are labelled.
 
 # %%
+# alt: Scatter of every movie's 64-dimensional vector projected onto two dimensions, dot size by
+# alt: popularity, with about a dozen labelled titles: the popular movies spread along the first axis, and
+# alt: old classics such as Casablanca and The Godfather: Part II sit at the other end of the second axis
+# alt: from the 1996-97 releases.
 popularity = item_popularity(train)  # training interactions per movie
 labelled = [49, 171, 180, 0, 126, 186, 55, 312, 287, 293, 70, 94, 482]
 titles = movies.set_index(movies["item_id"] - 1)["movie_title"]
@@ -188,7 +192,7 @@ assert abs(first_axis_vs_popularity) > 0.5
 # `load_or_train` (which trains it if it is missing) and compare its five movies most similar to *Fargo* (item 99)
 # with the tuned model's.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["solution", "nbval-ignore-output"]
 # Solution
 from coursekit.course.recipes import LESSON03
 
@@ -201,6 +205,12 @@ for name, m in [("tuned (64 dims)", model), ("lesson 03 (10 dims)", lesson03_mod
 fargo = pd.DataFrame(columns, index=pd.RangeIndex(1, 6, name="rank"))
 print(fargo.to_string())
 assert lesson03_model.item_item_similarity(99).iloc[1:6].mean() > model.item_item_similarity(99).iloc[1:6].mean()
+
+# %% tags=["check"]
+# Check your answer (it tests what your variables hold, not the numbers above).
+assert lesson03_model.hparams.embedding_dim == 10, "lesson03_model is lesson 03's 10-dimensional model"
+assert fargo.shape[0] == 5 and 99 not in lesson03_model.item_item_similarity(99).iloc[1:6].index, "five movies, Fargo left out"
+print("all checks passed")
 
 # %% [markdown]
 # The lists overlap but are not the same, and the smaller model's similarities are higher: in 10
