@@ -74,7 +74,10 @@ def test_equivalent_outputs_follow_the_check_and_images_must_match():
     assert outputs.equivalent(old, new, None, ignore_numbers=True, sanitizers=sanitizers)
     assert not outputs.equivalent(old, new, None, ignore_numbers=False, sanitizers=sanitizers)
     assert not outputs.equivalent(old, [stream("epoch 9/10 fit in 1.3 s\n")], None, True, sanitizers)
-    plot = lambda data: nbformat.v4.new_output("display_data", data={"text/plain": "<Figure>", "image/png": data})
+
+    def plot(data):
+        return nbformat.v4.new_output("display_data", data={"text/plain": "<Figure>", "image/png": data})
+
     assert outputs.equivalent([plot("AAA")], [plot("AAA")], None, False, sanitizers)
     assert not outputs.equivalent([plot("AAA")], [plot("BBB")], None, False, sanitizers)
 

@@ -164,7 +164,7 @@ def test_id_encoder_rejects_missing_ids_and_needs_fit():
     with pytest.raises(ValueError, match="missing IDs"):
         IdEncoder().fit(pd.DataFrame({"user_id": ["a", None], "item_id": [1, 2]}))
     with pytest.raises(RuntimeError, match="not fitted"):
-        IdEncoder().num_users
+        _ = IdEncoder().num_users
     with pytest.raises(RuntimeError, match="not fitted"):
         IdEncoder().transform(pd.DataFrame({"user_id": [1], "item_id": [1]}))
     with pytest.raises(TypeError, match="DataFrame"):

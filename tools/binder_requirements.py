@@ -1,13 +1,12 @@
 """`make binder`: write binder/requirements.txt from the environment the tests ran in, so Binder cannot drift.
 
-Every installed distribution is pinned to the version of this environment (``pip freeze``), torch
+Every distribution coursekit and its test extras need is pinned to its version in this environment, torch
 comes from PyPI's CPU wheel index instead of the multi-GB CUDA build, and the last line installs
 coursekit itself from the repository root, as repo2docker does.
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,11 +21,36 @@ HEADER = """\
 """
 
 
+def closure(dist: str, extras: frozenset[str] = frozenset()) -> dict[str, str]:
+    """``{name: version}`` of ``dist`` and everything it needs (with ``extras``) in this environment."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    found: dict[str, str] = {}
+    pending = [(dist, extras)]
+    while pending:
+        name, wanted = pending.pop()
+        meta = metadata.distribution(name)
+        key = canonicalize_name(meta.metadata["Name"])
+        if key in found and not wanted:
+            continue
+        found[key] = meta.version
+        for line in meta.requires or []:
+            requirement = Requirement(line)
+            environments = [{"extra": extra} for extra in wanted] or [{"extra": ""}]
+            if requirement.marker is None or any(requirement.marker.evaluate(env) for env in environments):
+                pending.append((requirement.name, frozenset(requirement.extras)))
+    return found
+
+
 def pins() -> list[str]:
-    frozen = subprocess.run([sys.executable, "-m", "pip", "freeze", "--exclude-editable"], check=True,
-                            capture_output=True, text=True).stdout.splitlines()
-    ours = project().dist.lower()
-    return sorted((line for line in frozen if "==" in line and line.split("==")[0].lower() != ours), key=str.lower)
+    """``name==version`` of every distribution coursekit and its test extras need, ours left out."""
+    ours = project().dist
+    needed = closure(ours, frozenset({"test"}))
+    needed.pop(ours, None)
+    return [f"{name}=={version}" for name, version in sorted(needed.items())]
 
 
 def main() -> None:

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import jupytext
-
 from notebooks import TUTORIALS, code_and_markdown, lessons
 
 

@@ -10,7 +10,6 @@ exactly and a failure report shows only the numbers that moved too far.
 from __future__ import annotations
 
 from nbval.plugin import IPyNbCell
-
 from outputs import align_outputs
 from tolerances import tolerance_of
 

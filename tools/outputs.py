@@ -126,6 +126,11 @@ def merge_streams(outputs: list) -> list:
     return merged
 
 
+def _not_text(output: dict) -> dict:
+    """Everything an output shows besides its plain text: images, HTML."""
+    return {key: value for key, value in output.get("data", {}).items() if key != "text/plain"}
+
+
 def read_sanitizers(path) -> list[tuple[re.Pattern, str]]:
     """The ``regex:`` / ``replace:`` pairs of an nbval sanitize file, compiled."""
     text = open(path, encoding="utf-8").read()
@@ -164,7 +169,6 @@ def equivalent(reference: list, outputs: list, tolerance: Tolerance | None, igno
                     return False
             elif a != (b if tolerance is None else align_text(a, b, tolerance)):
                 return False
-        others = lambda output: {k: v for k, v in output.get("data", {}).items() if k != "text/plain"}
-        if others(ref) != others(new):
+        if _not_text(ref) != _not_text(new):
             return False
     return True

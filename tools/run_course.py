@@ -24,14 +24,14 @@ import time
 from pathlib import Path
 
 import jupytext
+import lesson_header
 import nbformat
 from nbclient import NotebookClient
-
-import lesson_header
-from coursekit._files import atomic_write
 from notebooks import SANITIZE, TUTORIALS, lessons, write_atomically
 from outputs import equivalent, merge_streams, read_sanitizers
 from tolerances import tolerance_of
+
+from coursekit._files import atomic_write
 
 KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
 IGNORE_OUTPUT = "nbval-ignore-output"

@@ -21,12 +21,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-
+import tomllib
 from notebooks import ROOT, TUTORIALS, lessons
 
 SITE = ROOT / "site"

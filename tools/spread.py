@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import nbformat
-
 from notebooks import SANITIZE
 from outputs import _joined, _texts, largest_differences, read_sanitizers, sanitize
 from tolerances import TAG_PREFIX

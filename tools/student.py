@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 
 import nbformat
-
 from notebooks import ROOT, TUTORIALS, lessons, write_atomically
 
 SOLUTION, CHECK = "solution", "check"

@@ -33,7 +33,6 @@ except importlib.metadata.PackageNotFoundError:
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 import torch
 
 from coursekit.course import compare_models, fit_timed, plots, save_trained_model, seed_study, setup, tutorial_split

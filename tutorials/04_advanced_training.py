@@ -36,8 +36,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from coursekit.course import (TUNED, compare_models, evaluate_model, fit_timed, plots, popular_share, save_trained_model,
-                              seed_study, setup, tutorial_split)
+from coursekit.course import (
+    TUNED,
+    compare_models,
+    evaluate_model,
+    fit_timed,
+    plots,
+    popular_share,
+    save_trained_model,
+    seed_study,
+    setup,
+    tutorial_split,
+)
 from coursekit.course.compare import PairedComparison
 from coursekit.course.recipes import COLLIE_APPROXIMATE, COLLIE_SEPARATE_BIAS, CONSTANT_LR, LESSON03, ONE_OPTIMIZER
 from coursekit.interactions import ApproximateNegativeSamplingInteractionsDataLoader
@@ -102,7 +112,7 @@ val_loader = ApproximateNegativeSamplingInteractionsDataLoader(val_interactions,
 
 # %%
 collided, rows_with_collision = [], []
-for batch_number, ((users, positives), negatives) in enumerate(train_loader):
+for batch_number, ((users, _positives), negatives) in enumerate(train_loader):
     hit = is_positive(train_interactions.mat, users.numpy()[:, None], negatives.numpy())  # [B, 10]
     collided.append(hit.ravel())
     rows_with_collision.append(hit.any(axis=1))
@@ -134,7 +144,8 @@ seconds = {}
 started = time.perf_counter()
 model = MatrixFactorizationModel(train=train_loader, val=val_loader, embedding_dim=10, lr=1e-2, seed=22)
 trainer = CourseTrainer(model, max_epochs=10, deterministic=True)
-trainer.fit(model); model.eval()
+trainer.fit(model)
+model.eval()
 seconds["approximate negatives"] = time.perf_counter() - started
 approximate_model = model
 

@@ -34,8 +34,8 @@ import pandas as pd
 
 from coursekit.course import TUNED, load_or_train, plots, setup, tutorial_split
 from coursekit.model import with_titles
-from coursekit.ranking import item_popularity
 from coursekit.movielens import read_movielens_df_item
+from coursekit.ranking import item_popularity
 
 setup()
 
