@@ -83,6 +83,15 @@ class MatrixFactorization(nn.Module):
         dots = (item_vectors * user_vectors).sum(-1)
         return dots + _lookup(self.user_biases, users).squeeze(-1) + _lookup(self.item_biases, items).squeeze(-1)
 
+    def rows_used(self, users: torch.Tensor, items: torch.Tensor) -> dict[torch.Tensor, torch.Tensor]:
+        """``{table weight: row ids}`` that ``forward(users, items)`` reads (for :mod:`coursekit.optim`)."""
+        return {
+            self.user_embeddings.weight: users,
+            self.user_biases.weight: users,
+            self.item_embeddings.weight: items,
+            self.item_biases.weight: items,
+        }
+
     @torch.no_grad()
     def score_all_items(self, users: torch.Tensor) -> torch.Tensor:
         """Scores ``[B, num_items]`` of every item for users ``[B]`` (no dropout, no gradients)."""

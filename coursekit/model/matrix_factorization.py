@@ -23,12 +23,17 @@ from coursekit.loaders import InteractionsDataLoader
 from coursekit.losses import LOSSES, get_loss
 from coursekit.model.base import RecommenderMixin, interactions_of, seen_matrix
 from coursekit.model.factorization import INIT_STD, MatrixFactorization  # noqa: F401  (INIT_STD re-exported)
+from coursekit.optim import LazyAdam, RowAdagrad, RowSGD, RowSparseOptimizer
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
     "sgd": torch.optim.SGD,
     "adagrad": torch.optim.Adagrad,
     "sparse_adam": torch.optim.SparseAdam,
+    # Dense tables, but each step updates only the rows the batch used (coursekit.optim).
+    "lazy_adam": LazyAdam,
+    "row_sgd": RowSGD,
+    "row_adagrad": RowAdagrad,
 }
 # Optimizers that accept the sparse gradients of ``nn.Embedding(sparse=True)``.
 _SPARSE_OK = (torch.optim.SGD, torch.optim.Adagrad, torch.optim.SparseAdam)
@@ -229,8 +234,10 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
         for optimizer in optimizers:
             optimizer.zero_grad()
         self.manual_backward(loss)
+        (users, positives), negatives = batch
+        rows = {"rows": self.factorization.rows_used(users, torch.cat([positives.unsqueeze(1), negatives], dim=1))}
         for optimizer in optimizers:
-            optimizer.step()
+            optimizer.step(**(rows if isinstance(optimizer.optimizer, RowSparseOptimizer) else {}))
         self._log_epoch_mean("train_loss", loss, size, batch_idx, self.trainer.num_training_batches)
         return loss
 
