@@ -208,10 +208,10 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
         return self.factorization(users, items)
 
     @torch.no_grad()
-    def score_all_items(self, user_ids: torch.Tensor) -> torch.Tensor:
-        """Scores ``[B, num_items]`` of every item for each user (no dropout, no gradients)."""
+    def score_all_items(self, user_ids: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores ``[B, num_items]`` of every item for each user (no dropout, no gradients), into ``out`` if given."""
         users = self._check_user_tensor(user_ids).to(self.device)
-        return self.factorization.score_all_items(users)
+        return self.factorization.score_all_items(users, out=out)
 
     def _user_vectors(self) -> torch.Tensor:
         return self.user_embeddings.weight.detach()
