@@ -9,10 +9,12 @@ so a step costs what the batch touched, not what the tables hold.
 
 Gathering rows at random from a table that is not in cache costs, per row, several times what a
 streaming pass costs (measured here: gathering 20% of a 50k x 30 table took twice a full pass).
-So when a batch touches more than ``GATHER_BELOW`` of a table's rows (the item table, with 10
-negatives per interaction, sees about 20% of 50k items per batch of 1024), the same update runs
-as one streaming pass over the table with the untouched rows masked out: same rule, same numbers
-up to rounding.
+So when a batch touches more than ``gather_below`` of a table's rows, the same update runs as
+streaming passes over the whole table with the untouched rows masked out: same rule, same numbers
+up to rounding. For SGD and Adagrad that is the plain dense step (a zero gradient moves nothing),
+so they switch at 5%; Adam's masked form needs several passes and a square root of every second
+moment, and measured slower than gathering even the 20% of 50k items that a batch of 1024 with
+10 negatives touches, so ``LazyAdam`` switches at 50%.
 
 Which rows? The model says so: ``step(rows={parameter: ids})`` with the ids the batch looked up
 (duplicates allowed). That is exact and costs nothing; finding them from the gradient instead
@@ -34,9 +36,6 @@ from typing import Any, Callable, Iterable, Mapping
 
 import torch
 
-#: Largest share of a table's rows a batch may touch for the gather path; above it, masked passes.
-GATHER_BELOW = 0.05
-
 __all__ = ["LazyAdam", "RowAdagrad", "RowSGD", "RowSparseOptimizer"]
 
 Rows = Mapping[torch.Tensor, torch.Tensor]
@@ -48,6 +47,9 @@ class RowSparseOptimizer(torch.optim.Optimizer):
     Subclasses write the update twice, as ``_update_rows`` (on the gathered rows ``ids``) and as
     ``_update_masked`` (on whole tables, ``touched`` is ``[rows, 1, ...]``, 1.0 for touched rows).
     """
+
+    #: Largest share of a table's rows a batch may touch for the gather path; above it, masked passes.
+    gather_below = 0.05
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         for name in ("lr", "eps"):
@@ -93,7 +95,7 @@ class RowSparseOptimizer(torch.optim.Optimizer):
                 if not state:
                     self._init_state(param, group, state)
                 touched = marked.nonzero().squeeze(1)  # sorted, each row once (index_put_ needs that)
-                if len(touched) <= GATHER_BELOW * len(param):
+                if len(touched) <= self.gather_below * len(param):
                     self._update_rows(param, grad, touched, group, state)
                 else:
                     weight = marked.to(param.dtype).reshape(-1, *([1] * (param.dim() - 1)))
@@ -163,6 +165,8 @@ class LazyAdam(RowSparseOptimizer):
     number of steps this parameter took. Other rows, and their moments, are left alone: a row
     that is rarely seen keeps its old moments instead of having them decay every step.
     """
+
+    gather_below = 0.5  # see the module docstring
 
     def __init__(
         self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8

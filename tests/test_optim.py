@@ -14,7 +14,8 @@ ROWS, DIM = 40, 5
 @pytest.fixture(params=["gather", "masked"])
 def path(request, monkeypatch):
     """Run a test on both update paths: gathered rows, and masked passes over whole tables."""
-    monkeypatch.setattr(coursekit.optim, "GATHER_BELOW", 1.0 if request.param == "gather" else 0.0)
+    for cls in (coursekit.optim.RowSparseOptimizer, coursekit.optim.LazyAdam):
+        monkeypatch.setattr(cls, "gather_below", 1.0 if request.param == "gather" else 0.0)
     return request.param
 
 
