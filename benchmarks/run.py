@@ -110,8 +110,6 @@ def step_sample_approx(args):
 
 def _hand_loop_epoch(model, loader) -> None:
     """The floor for this design: the same model, batches and optimizers, no framework."""
-    import torch
-
     from coursekit.optim import RowSparseOptimizer
 
     optimizers = model.configure_optimizers()
@@ -122,8 +120,7 @@ def _hand_loop_epoch(model, loader) -> None:
         for optimizer in optimizers:
             optimizer.zero_grad()
         loss.backward()
-        (users, positives), negatives = batch
-        rows = {"rows": model.factorization.rows_used(users, torch.cat([positives[:, None], negatives], dim=1))}
+        rows = {"rows": model.factorization.rows_used(*model._graph_rows)}
         for optimizer in optimizers:  # row-sparse optimizers are told the batch's rows, as training_step does
             optimizer.step(**(rows if isinstance(optimizer, RowSparseOptimizer) else {}))
 

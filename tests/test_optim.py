@@ -139,3 +139,23 @@ def test_model_trains_as_well_with_row_sparse_optimizers(optimizer, bias_optimiz
     assert row_auc > 0.72 and abs(row_auc - dense_auc) < 0.05
     # The trained model saves and loads with its optimizer names.
     assert model._config()["optimizer"] == optimizer
+
+
+def test_the_model_passes_the_rows_its_loss_read(monkeypatch):
+    from coursekit.model import CourseTrainer, MatrixFactorizationModel
+    from tests.test_model import clustered
+
+    from coursekit.model.factorization import MatrixFactorization
+
+    seen = []
+    rows_used = MatrixFactorization.rows_used
+
+    def recording_rows_used(self, users, items):
+        seen.append(items.shape)
+        return rows_used(self, users, items)
+
+    monkeypatch.setattr(MatrixFactorization, "rows_used", recording_rows_used)
+    model = MatrixFactorizationModel(train=clustered(), optimizer="lazy_adam", bias_optimizer="row_sgd", batch_size=64, seed=0)
+    CourseTrainer(model, max_epochs=1, enable_progress_bar=False).fit(model)
+    # Once per batch; items: the positive and the hardest of 5 negatives (what gets a gradient).
+    assert seen == [(64, 2)] * 15

@@ -230,7 +230,9 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
             with torch.no_grad():
                 hardest = self._pair_scores(users, negatives).max(dim=1).indices  # the index max() backprops to
             negatives = negatives.gather(1, hardest.unsqueeze(1))
-        scores = self._pair_scores(users, torch.cat([positives.unsqueeze(1), negatives], dim=1))
+        items = torch.cat([positives.unsqueeze(1), negatives], dim=1)
+        self._graph_rows = (users, items)  # the rows this loss reads, for row-sparse optimizers
+        scores = self._pair_scores(users, items)
         loss = self.loss_function(scores[:, 0], scores[:, 1:], num_items=self.num_items)
         return loss, len(users)
 
@@ -251,8 +253,9 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
         for optimizer in optimizers:
             optimizer.zero_grad()
         self.manual_backward(loss)
-        (users, positives), negatives = batch
-        rows = {"rows": self.factorization.rows_used(users, torch.cat([positives.unsqueeze(1), negatives], dim=1))}
+        # Row-sparse optimizers update the rows the loss read (with an adaptive loss: the positive and
+        # the hardest negative, as SparseAdam's sparse gradients would hold), not every sampled row.
+        rows = {"rows": self.factorization.rows_used(*self._graph_rows)}
         for optimizer in optimizers:
             optimizer.step(**(rows if isinstance(optimizer.optimizer, RowSparseOptimizer) else {}))
         self._log_epoch_mean("train_loss", loss, size, batch_idx, self.trainer.num_training_batches)
