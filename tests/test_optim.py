@@ -159,3 +159,11 @@ def test_the_model_passes_the_rows_its_loss_read(monkeypatch):
     CourseTrainer(model, max_epochs=1, enable_progress_bar=False).fit(model)
     # Once per batch; items: the positive and the hardest of 5 negatives (what gets a gradient).
     assert seen == [(64, 2)] * 15
+
+
+def test_weight_decay_with_a_row_sparse_optimizer_fails_clearly():
+    from coursekit.model import MatrixFactorizationModel
+    from tests.test_model import clustered
+
+    with pytest.raises(ValueError, match="weight_decay=0.1 needs a dense optimizer; 'lazy_adam'"):
+        MatrixFactorizationModel(train=clustered(), optimizer="lazy_adam", weight_decay=0.1)

@@ -131,6 +131,12 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
                 interactions_of(data, name)
         optimizer_class = _optimizer_class("optimizer", optimizer, sparse)
         bias_class = None if bias_optimizer is None else _optimizer_class("bias_optimizer", bias_optimizer, sparse)
+        if weight_decay and issubclass(optimizer_class, RowSparseOptimizer):
+            # Decaying every row each step is the dense pass these optimizers exist to avoid.
+            raise ValueError(
+                f"weight_decay={weight_decay} needs a dense optimizer; {optimizer!r} updates only the rows a "
+                "batch used: use optimizer='adam', or weight_decay=0"
+            )
         if sparse and weight_decay:
             raise ValueError(f"weight_decay needs dense gradients; got weight_decay={weight_decay} with sparse=True")
         seed = default_seed(seed)
