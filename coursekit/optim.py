@@ -118,7 +118,12 @@ class RowSparseOptimizer(torch.optim.Optimizer):
         raise NotImplementedError
 
     def _update_masked(
-        self, param: torch.Tensor, grad: torch.Tensor, touched: torch.Tensor, group: dict[str, Any], state: dict[str, Any]
+        self,
+        param: torch.Tensor,
+        grad: torch.Tensor,
+        touched: torch.Tensor,
+        group: dict[str, Any],
+        state: dict[str, Any],
     ) -> None:
         raise NotImplementedError
 

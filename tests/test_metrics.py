@@ -490,7 +490,8 @@ def test_models_that_take_out_score_into_one_reused_buffer(batch_size):
     test, train, model = make_setup(seed=3)
     writer = WritingModel(model.scores)
     kwargs = dict(k=4, batch_size=batch_size, train_interactions=train, progress=False)
-    assert evaluate_in_batches(ALL_METRICS, test, writer, **kwargs) == evaluate_in_batches(ALL_METRICS, test, model, **kwargs)
+    written = evaluate_in_batches(ALL_METRICS, test, writer, **kwargs)
+    assert written == evaluate_in_batches(ALL_METRICS, test, model, **kwargs)
     assert writer.outs[0] is None and len(writer.outs) > 2  # the first batch makes the buffer
     assert len(set(writer.outs[1:])) == 1 and writer.outs[1] is not None  # then every batch writes into it
     assert not torch.isneginf(writer.scores).any()

@@ -69,7 +69,8 @@ def test_lazy_adam_leaves_untouched_rows_and_their_moments_alone(path):
     weight = torch.nn.Parameter(torch.randn(ROWS, DIM))
     optimizer = LazyAdam([weight], lr=0.1)
     for ids in (torch.tensor([0, 1, 2]), torch.tensor([2, 3])):
-        before, moments = weight.detach().clone(), optimizer.state[weight].get("exp_avg", torch.zeros(ROWS, DIM)).clone()
+        before = weight.detach().clone()
+        moments = optimizer.state[weight].get("exp_avg", torch.zeros(ROWS, DIM)).clone()
         optimizer.zero_grad()
         weight[ids].sum().backward()
         optimizer.step(rows={weight: ids})
@@ -155,7 +156,9 @@ def test_the_model_passes_the_rows_its_loss_read(monkeypatch):
         return rows_used(self, users, items)
 
     monkeypatch.setattr(MatrixFactorization, "rows_used", recording_rows_used)
-    model = MatrixFactorizationModel(train=clustered(), optimizer="lazy_adam", bias_optimizer="row_sgd", batch_size=64, seed=0)
+    model = MatrixFactorizationModel(
+        train=clustered(), optimizer="lazy_adam", bias_optimizer="row_sgd", batch_size=64, seed=0
+    )
     CourseTrainer(model, max_epochs=1, enable_progress_bar=False).fit(model)
     # Once per batch; items: the positive and the hardest of 5 negatives (what gets a gradient).
     assert seen == [(64, 2)] * 15
