@@ -34,7 +34,8 @@ REFERENCE_5M = {
 }
 CPP_BPR_EPOCH_5M = 4.0  # implicit's C++ BPR, one epoch (one negative per interaction)
 
-STEPS = ("build", "sample_exact", "sample_approx", "train_approx", "train_exact", "evaluate", "similarity", "ml100k")
+STEPS = ("build", "sample_exact", "sample_approx", "train_approx", "train_exact", "implicit_bpr", "evaluate",
+         "similarity", "ml100k")
 
 
 def data_folder() -> Path:
@@ -75,7 +76,8 @@ def _model(loader, args):
     from coursekit.model import MatrixFactorizationModel
 
     return MatrixFactorizationModel(
-        train=loader, embedding_dim=args.dim, optimizer="adam", bias_optimizer="sgd", lr_scheduler_func=None, seed=0
+        train=loader, embedding_dim=args.dim, optimizer=args.optimizer, bias_optimizer=args.bias_optimizer,
+        lr_scheduler_func=None, seed=0,
     )
 
 
@@ -108,6 +110,8 @@ def step_sample_approx(args):
 
 def _hand_loop_epoch(model, loader) -> None:
     """The floor for this design: the same model, batches and optimizers, no framework."""
+    from coursekit.optim import RowSparseOptimizer
+
     optimizers = model.configure_optimizers()
     optimizers = optimizers[0] if isinstance(optimizers, tuple) else optimizers
     model.train()
@@ -116,8 +120,9 @@ def _hand_loop_epoch(model, loader) -> None:
         for optimizer in optimizers:
             optimizer.zero_grad()
         loss.backward()
-        for optimizer in optimizers:
-            optimizer.step()
+        rows = {"rows": model.factorization.rows_used(*model._graph_rows)}
+        for optimizer in optimizers:  # row-sparse optimizers are told the batch's rows, as training_step does
+            optimizer.step(**(rows if isinstance(optimizer, RowSparseOptimizer) else {}))
 
 
 def _train(args, exact: bool):
@@ -155,6 +160,27 @@ def step_train_approx(args):
 
 def step_train_exact(args):
     return _train(args, exact=True)
+
+
+def step_implicit_bpr(args):
+    """One epoch of implicit's C++ BPR (factors = --dim, one negative per interaction), where installed."""
+    try:
+        from implicit.cpu.bpr import BayesianPersonalizedRanking
+    except ImportError:
+        return {"skipped": "implicit is not installed (pip install implicit)"}
+    import numpy as np
+    import scipy.sparse as sp
+    from synthetic import SIZES, cached_arrays
+
+    users, items = cached_arrays(args.size, data_folder())
+    shape = SIZES[args.size]
+    mat = sp.csr_matrix((np.ones(len(users), dtype=np.float32), (users, items)),
+                        shape=(shape["num_users"], shape["num_items"]))
+    model = BayesianPersonalizedRanking(factors=args.dim, iterations=1, num_threads=args.threads, random_state=0)
+    start = time.perf_counter()
+    model.fit(mat, show_progress=False)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "per_second": len(users) / seconds}
 
 
 def step_evaluate(args):
@@ -225,7 +251,8 @@ def run_child(step: str, args) -> None:
 def run_step(step: str, args) -> dict:
     command = [sys.executable, __file__, "--child", step, "--size", args.size, "--threads", str(args.threads),
                "--batch-size", str(args.batch_size), "--eval-batch-size", str(args.eval_batch_size),
-               "--negatives", str(args.negatives), "--dim", str(args.dim), "--repeat", str(args.repeat)]
+               "--negatives", str(args.negatives), "--dim", str(args.dim), "--repeat", str(args.repeat),
+               "--optimizer", args.optimizer, "--bias-optimizer", args.bias_optimizer]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
@@ -281,6 +308,14 @@ def table(results: dict, args) -> str:
                 t["peak_rss_mib"])
             add(f"train epoch, {kind}, hand loop", "-", t["loop_seconds"])
             rows.append((f"  trainer overhead ({kind})", f"{t['overhead']:.2f}x", "", "", "", ""))
+    b = r.get("implicit_bpr")
+    if b and "skipped" not in b:
+        add(f"implicit BPR epoch, factors {args.dim} (C++)", "-", b["seconds"], b["per_second"], b.get("peak_rss_mib"))
+        if "train_approx" in r:
+            rows.append(("  approx CourseTrainer / implicit", f"{r['train_approx']['seconds'] / b['seconds']:.2f}x",
+                         "", "", "", ""))
+    elif b:
+        rows.append((f"implicit BPR: {b['skipped']}", "", "", "", "", ""))
     if "evaluate" in r:
         e = r["evaluate"]
         add(f"evaluate {e['users']} users (MAP@10, MRR, AUC, masked)", "evaluate", e["seconds"],
@@ -318,6 +353,8 @@ def main(argv=None) -> None:
     parser.add_argument("--eval-batch-size", type=int, default=1024, help="users scored at once")
     parser.add_argument("--negatives", type=int, default=10, help="negatives per interaction")
     parser.add_argument("--dim", type=int, default=30, help="embedding_dim")
+    parser.add_argument("--optimizer", default="adam", help="embedding optimizer (e.g. adam, lazy_adam)")
+    parser.add_argument("--bias-optimizer", default="sgd", help="bias optimizer (e.g. sgd, row_sgd)")
     parser.add_argument("--repeat", type=int, default=1, help="training epochs timed per loader (minimum kept)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -345,7 +382,7 @@ def main(argv=None) -> None:
     info = machine()
     info["torch_threads"] = args.threads
     settings = {k: getattr(args, k) for k in ("size", "threads", "batch_size", "eval_batch_size", "negatives", "dim",
-                                                "repeat")}
+                                                "repeat", "optimizer", "bias_optimizer")}
     path = HERE / "results" / f"scale-{args.size}.json"
     if set(results) != set(STEPS) and path.exists():
         # A partial run updates its steps in a full run's record made with the same settings.
@@ -354,7 +391,8 @@ def main(argv=None) -> None:
             results = {**previous["results"], **results}
     text = table(results, args)
     print(f"coursekit benchmark, {args.size} interactions; batch_size={args.batch_size}, "
-          f"{args.negatives} negatives, embedding_dim={args.dim}, adam + sgd biases, {args.threads} torch thread(s)")
+          f"{args.negatives} negatives, embedding_dim={args.dim}, {args.optimizer} + {args.bias_optimizer} biases, "
+          f"{args.threads} torch thread(s)")
     print(f"{info['cpu']}, {info['cores']} cores, torch {info['torch']}")
     print(text)
     if args.size == "5M":

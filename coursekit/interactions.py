@@ -14,6 +14,7 @@ from torch.utils.data import Dataset
 from coursekit._checks import as_id_array, check_int, check_sparse_id_space, default_seed
 from coursekit._checks import check_no_missing_ids as _check_no_missing_ids
 from coursekit._checks import id_space_size as _size
+from coursekit._sorting import lexsort_order
 from coursekit.loaders import (  # noqa: F401  (re-exported: lessons import loaders from here)
     ApproximateNegativeSamplingInteractionsDataLoader,
     InteractionsDataLoader,
@@ -114,9 +115,9 @@ class Interactions(Dataset):
                 check_sparse_id_space("items", self.num_items, len(items))
         users, items, ratings, timestamps = _drop_non_positive(users, items, ratings, timestamps)
 
-        # Sort by (user, item) so the CSR is canonical and the sampling keys are sorted;
-        # a stable sort keeps file order among duplicates.
-        order = np.lexsort((items, users))
+        # Sort by (user, item) so the CSR is canonical and the sampling keys are sorted; file order
+        # among duplicates is kept. One sort of a combined key: np.lexsort took 1.4 s of a 2 s build at 5M.
+        order = lexsort_order(users, items)
         users, items, ratings = users[order], items[order], ratings[order]
         timestamps = None if timestamps is None else timestamps[order]
         if remove_duplicate_user_item_pairs:

@@ -321,7 +321,7 @@ CASES = [
             ("dropout_p-one", {"dropout_p": 1.0}, ValueError, r"dropout_p must be in \[0, 1\), got 1\.0"),
             ("batch_size-zero", {"batch_size": 0}, ValueError, r"batch_size must be >= 1, got 0"),
             ("unknown-optimizer", {"optimizer": "nadam"}, ValueError,
-             r"optimizer must be one of \['adagrad', 'adam', 'sgd', 'sparse_adam'\] .* got 'nadam'"),
+             r"optimizer must be one of \['adagrad', 'adam', 'lazy_adam', 'row_adagrad', 'row_sgd', 'sgd', 'sparse_adam'\] .* got 'nadam'"),
             ("unknown-bias_optimizer", {"bias_optimizer": "rmsprop"}, ValueError,
              r"bias_optimizer must be one of .*'rmsprop'"),
             ("optimizer-not-a-class", {"optimizer": torch.optim.Adam([torch.zeros(1, requires_grad=True)])}, TypeError,

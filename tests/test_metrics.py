@@ -468,3 +468,43 @@ def test_nan_only_at_masked_items_is_allowed_in_evaluation():
     model.scores[~train_mask & torch.from_numpy(test.mat.toarray() == 0)] = float("nan")
     with pytest.raises(ValueError, match="NaN"):
         evaluate_in_batches(ALL_METRICS, test, model, k=5, train_interactions=train)
+
+
+class WritingModel(FakeModel):
+    """Writes its scores into ``out`` when given one (as MatrixFactorization does)."""
+
+    def __init__(self, scores):
+        super().__init__(scores)
+        self.outs = []
+
+    def score_all_items(self, user_ids, out=None):
+        self.outs.append(None if out is None else out.data_ptr())
+        if out is None:
+            return super().score_all_items(user_ids)
+        self.calls.append((user_ids.clone(), torch.is_grad_enabled()))
+        return torch.index_select(self.scores, 0, user_ids, out=out)
+
+
+@pytest.mark.parametrize("batch_size", [3, 7])
+def test_models_that_take_out_score_into_one_reused_buffer(batch_size):
+    test, train, model = make_setup(seed=3)
+    writer = WritingModel(model.scores)
+    kwargs = dict(k=4, batch_size=batch_size, train_interactions=train, progress=False)
+    written = evaluate_in_batches(ALL_METRICS, test, writer, **kwargs)
+    assert written == evaluate_in_batches(ALL_METRICS, test, model, **kwargs)
+    assert writer.outs[0] is None and len(writer.outs) > 2  # the first batch makes the buffer
+    assert len(set(writer.outs[1:])) == 1 and writer.outs[1] is not None  # then every batch writes into it
+    assert not torch.isneginf(writer.scores).any()
+
+
+def test_matrix_factorization_scores_into_out():
+    from coursekit.model.factorization import MatrixFactorization
+
+    net = MatrixFactorization(6, 9, embedding_dim=3, seed=0)
+    with torch.no_grad():
+        net.user_biases.weight.normal_()
+        net.item_biases.weight.normal_()
+    users = torch.tensor([4, 0, 4])
+    out = torch.full((3, 9), float("nan"))
+    result = net.score_all_items(users, out=out)
+    assert result is out and torch.equal(out, net.score_all_items(users))

@@ -19,15 +19,20 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from coursekit._checks import check_fraction, check_int, default_seed
 from coursekit.loaders import InteractionsDataLoader
-from coursekit.losses import LOSSES, get_loss
+from coursekit.losses import LOSSES, adaptive_bpr, adaptive_hinge, get_loss
 from coursekit.model.base import RecommenderMixin, interactions_of, seen_matrix
 from coursekit.model.factorization import INIT_STD, MatrixFactorization  # noqa: F401  (INIT_STD re-exported)
+from coursekit.optim import LazyAdam, RowAdagrad, RowSGD, RowSparseOptimizer
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
     "sgd": torch.optim.SGD,
     "adagrad": torch.optim.Adagrad,
     "sparse_adam": torch.optim.SparseAdam,
+    # Dense tables, but each step updates only the rows the batch used (coursekit.optim).
+    "lazy_adam": LazyAdam,
+    "row_sgd": RowSGD,
+    "row_adagrad": RowAdagrad,
 }
 # Optimizers that accept the sparse gradients of ``nn.Embedding(sparse=True)``.
 _SPARSE_OK = (torch.optim.SGD, torch.optim.Adagrad, torch.optim.SparseAdam)
@@ -133,6 +138,12 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
                 interactions_of(data, name)
         optimizer_class = _optimizer_class("optimizer", optimizer, sparse)
         bias_class = None if bias_optimizer is None else _optimizer_class("bias_optimizer", bias_optimizer, sparse)
+        if weight_decay and issubclass(optimizer_class, RowSparseOptimizer):
+            # Decaying every row each step is the dense pass these optimizers exist to avoid.
+            raise ValueError(
+                f"weight_decay={weight_decay} needs a dense optimizer; {optimizer!r} updates only the rows a "
+                "batch used: use optimizer='adam', or weight_decay=0"
+            )
         if sparse and weight_decay:
             raise ValueError(f"weight_decay needs dense gradients; got weight_decay={weight_decay} with sparse=True")
         seed = default_seed(seed)
@@ -210,10 +221,10 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
         return self.factorization(users, items)
 
     @torch.no_grad()
-    def score_all_items(self, user_ids: torch.Tensor) -> torch.Tensor:
-        """Scores ``[B, num_items]`` of every item for each user (no dropout, no gradients)."""
+    def score_all_items(self, user_ids: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores ``[B, num_items]`` of every item for each user (no dropout, no gradients), into ``out`` if given."""
         users = self._check_user_tensor(user_ids).to(self.device)
-        return self.factorization.score_all_items(users)
+        return self.factorization.score_all_items(users, out=out)
 
     def _user_vectors(self) -> torch.Tensor:
         return self.user_embeddings.weight.detach()
@@ -225,9 +236,28 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
 
     def _batch_loss(self, batch: Any) -> tuple[torch.Tensor, int]:
         (users, positives), negatives = batch
-        scores = self._pair_scores(users, torch.cat([positives.unsqueeze(1), negatives], dim=1))
+        if self._trains_hardest_only(negatives):
+            # An adaptive loss backpropagates through the hardest negative alone: find it without
+            # building a graph, then score just the positive and that negative with one. Same loss
+            # and gradients as scoring all negatives with autograd, for a fraction of the work.
+            with torch.no_grad():
+                hardest = self._pair_scores(users, negatives).max(dim=1).indices  # the index max() backprops to
+            negatives = negatives.gather(1, hardest.unsqueeze(1))
+        items = torch.cat([positives.unsqueeze(1), negatives], dim=1)
+        self._graph_rows = (users, items)  # the rows this loss reads, for row-sparse optimizers
+        scores = self._pair_scores(users, items)
         loss = self.loss_function(scores[:, 0], scores[:, 1:], num_items=self.num_items)
         return loss, len(users)
+
+    def _trains_hardest_only(self, negatives: torch.Tensor) -> bool:
+        """Whether only the hardest of several negatives gets a gradient (and dropout cannot differ)."""
+        return (
+            self.loss_function in (adaptive_hinge, adaptive_bpr)
+            and negatives.dim() == 2
+            and negatives.shape[1] > 1
+            and torch.is_grad_enabled()
+            and not (self.training and self.hparams.dropout_p > 0)  # a second pass would draw other masks
+        )
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         loss, size = self._batch_loss(batch)
@@ -236,8 +266,11 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
         for optimizer in optimizers:
             optimizer.zero_grad()
         self.manual_backward(loss)
+        # Row-sparse optimizers update the rows the loss read (with an adaptive loss: the positive and
+        # the hardest negative, as SparseAdam's sparse gradients would hold), not every sampled row.
+        rows = {"rows": self.factorization.rows_used(*self._graph_rows)}
         for optimizer in optimizers:
-            optimizer.step()
+            optimizer.step(**(rows if isinstance(optimizer.optimizer, RowSparseOptimizer) else {}))
         self._log_epoch_mean("train_loss", loss, size, batch_idx, self.trainer.num_training_batches)
         return loss
 
