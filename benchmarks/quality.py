@@ -139,12 +139,19 @@ def run(epochs: int = EPOCHS, only: list[str] | None = None, seeds: int = 1) -> 
         results[name] = runs[0] if len(runs) == 1 else _mean_and_spread(runs, seed_list)
         print(f"{name}: done in {sum(r['fit_seconds'] for r in runs):.1f} s", file=sys.stderr, flush=True)
     return {
-        "split": {"train": train.num_interactions, "validation": val.num_interactions,
-                  "users": train.num_users, "items": train.num_items},
+        "split": {
+            "train": train.num_interactions,
+            "validation": val.num_interactions,
+            "users": train.num_users,
+            "items": train.num_items,
+        },
         "seed": SEED if seeds == 1 else seed_list,
         "max_epochs": epochs,
         "recipes": {name: recipe.settings() for name, (recipe, _) in MODELS.items()},
-        "tuned": {"settings": {k: v for k, v in TUNED.as_dict().items() if k != "lr_scheduler_func"}, "val_passed": False},
+        "tuned": {
+            "settings": {k: v for k, v in TUNED.as_dict().items() if k != "lr_scheduler_func"},
+            "val_passed": False,
+        },
         "models": results,
         "machine": machine(),
     }
@@ -164,8 +171,10 @@ def _mean_and_spread(runs: list[dict[str, float]], seeds: list[int]) -> dict[str
 
 
 def table(report: dict[str, Any]) -> str:
-    header = (f"{'model':<16}{'MAP@10 unm':>11}{'MAP@10 msk':>11}{'MRR unm':>9}{'MRR msk':>9}"
-              f"{'AUC unm':>9}{'AUC msk':>9}{'fit s':>8}{'eval s':>8}")
+    header = (
+        f"{'model':<16}{'MAP@10 unm':>11}{'MAP@10 msk':>11}{'MRR unm':>9}{'MRR msk':>9}"
+        f"{'AUC unm':>9}{'AUC msk':>9}{'fit s':>8}{'eval s':>8}"
+    )
     lines = [header, "-" * len(header)]
     for name, r in report["models"].items():
         lines.append(
@@ -193,9 +202,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 epochs, print only (no JSON written)")
     parser.add_argument("--only", nargs="+", metavar="MODEL", help="run only these models (print only)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help=f"JSON file (default {RESULTS}, or {RESULTS_SEEDS.name} with --seeds)")
-    parser.add_argument("--seeds", type=int, default=1, help="train each model from seeds 0..N-1 (default: seed 22 only)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help=f"JSON file (default {RESULTS}, or {RESULTS_SEEDS.name} with --seeds)"
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=1, help="train each model from seeds 0..N-1 (default: seed 22 only)"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("DATA_PATH", str(REPO / "data"))
     sys.path.insert(0, str(REPO))

@@ -34,8 +34,17 @@ REFERENCE_5M = {
 }
 CPP_BPR_EPOCH_5M = 4.0  # implicit's C++ BPR, one epoch (one negative per interaction)
 
-STEPS = ("build", "sample_exact", "sample_approx", "train_approx", "train_exact", "implicit_bpr", "evaluate",
-         "similarity", "ml100k")
+STEPS = (
+    "build",
+    "sample_exact",
+    "sample_approx",
+    "train_approx",
+    "train_exact",
+    "implicit_bpr",
+    "evaluate",
+    "similarity",
+    "ml100k",
+)
 
 
 def data_folder() -> Path:
@@ -76,8 +85,12 @@ def _model(loader, args):
     from coursekit.model import MatrixFactorizationModel
 
     return MatrixFactorizationModel(
-        train=loader, embedding_dim=args.dim, optimizer=args.optimizer, bias_optimizer=args.bias_optimizer,
-        lr_scheduler_func=None, seed=0,
+        train=loader,
+        embedding_dim=args.dim,
+        optimizer=args.optimizer,
+        bias_optimizer=args.bias_optimizer,
+        lr_scheduler_func=None,
+        seed=0,
     )
 
 
@@ -174,8 +187,9 @@ def step_implicit_bpr(args):
 
     users, items = cached_arrays(args.size, data_folder())
     shape = SIZES[args.size]
-    mat = sp.csr_matrix((np.ones(len(users), dtype=np.float32), (users, items)),
-                        shape=(shape["num_users"], shape["num_items"]))
+    mat = sp.csr_matrix(
+        (np.ones(len(users), dtype=np.float32), (users, items)), shape=(shape["num_users"], shape["num_items"])
+    )
     model = BayesianPersonalizedRanking(factors=args.dim, iterations=1, num_threads=args.threads, random_state=0)
     start = time.perf_counter()
     model.fit(mat, show_progress=False)
@@ -197,8 +211,13 @@ def step_evaluate(args):
     start = time.perf_counter()
     with torch.no_grad():
         values = evaluate_in_batches(
-            [mapk, mrr, auc], test, model, k=10, batch_size=args.eval_batch_size,
-            train_interactions=train, progress=False,
+            [mapk, mrr, auc],
+            test,
+            model,
+            k=10,
+            batch_size=args.eval_batch_size,
+            train_interactions=train,
+            progress=False,
         )
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "users": int((test.mat.getnnz(axis=1) > 0).sum()), "values": values}
@@ -249,17 +268,37 @@ def run_child(step: str, args) -> None:
 
 
 def run_step(step: str, args) -> dict:
-    command = [sys.executable, __file__, "--child", step, "--size", args.size, "--threads", str(args.threads),
-               "--batch-size", str(args.batch_size), "--eval-batch-size", str(args.eval_batch_size),
-               "--negatives", str(args.negatives), "--dim", str(args.dim), "--repeat", str(args.repeat),
-               "--optimizer", args.optimizer, "--bias-optimizer", args.bias_optimizer]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        step,
+        "--size",
+        args.size,
+        "--threads",
+        str(args.threads),
+        "--batch-size",
+        str(args.batch_size),
+        "--eval-batch-size",
+        str(args.eval_batch_size),
+        "--negatives",
+        str(args.negatives),
+        "--dim",
+        str(args.dim),
+        "--repeat",
+        str(args.repeat),
+        "--optimizer",
+        args.optimizer,
+        "--bias-optimizer",
+        args.bias_optimizer,
+    ]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
         sys.stderr.write(done.stdout + done.stderr)
         raise SystemExit(f"benchmark step {step!r} failed (exit {done.returncode})")
-    result = json.loads(lines[-1][len("RESULT "):])
+    result = json.loads(lines[-1][len("RESULT ") :])
     print(f"  {step}: {result['seconds']:.2f} s ({time.perf_counter() - start:.0f} s with setup)", file=sys.stderr)
     return result
 
@@ -273,8 +312,13 @@ def machine() -> dict:
         model = next(line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name"))
     except (OSError, StopIteration):
         pass
-    return {"cpu": model, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
-            "torch_threads": None}
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "torch_threads": None,
+    }
 
 
 def table(results: dict, args) -> str:
@@ -283,14 +327,16 @@ def table(results: dict, args) -> str:
 
     def add(name, key, seconds, per_second=None, rss=None, ref_key=None):
         ref = reference.get(ref_key or key)
-        rows.append((
-            name,
-            f"{seconds:.2f}",
-            "" if per_second is None else f"{per_second / 1e6:.2f} M",
-            "" if rss is None else f"{rss:.0f}",
-            "" if ref is None else f"{ref:g}",
-            "" if ref is None else f"{ref / seconds:.0f}x",
-        ))
+        rows.append(
+            (
+                name,
+                f"{seconds:.2f}",
+                "" if per_second is None else f"{per_second / 1e6:.2f} M",
+                "" if rss is None else f"{rss:.0f}",
+                "" if ref is None else f"{ref:g}",
+                "" if ref is None else f"{ref / seconds:.0f}x",
+            )
+        )
 
     r = results
     if "build" in r:
@@ -304,32 +350,50 @@ def table(results: dict, args) -> str:
     for kind in ("approx", "exact"):
         t = r.get(f"train_{kind}")
         if t:
-            add(f"train epoch, {kind}, CourseTrainer", f"train_{kind}_trainer", t["seconds"], t["per_second"],
-                t["peak_rss_mib"])
+            add(
+                f"train epoch, {kind}, CourseTrainer",
+                f"train_{kind}_trainer",
+                t["seconds"],
+                t["per_second"],
+                t["peak_rss_mib"],
+            )
             add(f"train epoch, {kind}, hand loop", "-", t["loop_seconds"])
             rows.append((f"  trainer overhead ({kind})", f"{t['overhead']:.2f}x", "", "", "", ""))
     b = r.get("implicit_bpr")
     if b and "skipped" not in b:
         add(f"implicit BPR epoch, factors {args.dim} (C++)", "-", b["seconds"], b["per_second"], b.get("peak_rss_mib"))
         if "train_approx" in r:
-            rows.append(("  approx CourseTrainer / implicit", f"{r['train_approx']['seconds'] / b['seconds']:.2f}x",
-                         "", "", "", ""))
+            rows.append(
+                (
+                    "  approx CourseTrainer / implicit",
+                    f"{r['train_approx']['seconds'] / b['seconds']:.2f}x",
+                    "",
+                    "",
+                    "",
+                    "",
+                )
+            )
     elif b:
         rows.append((f"implicit BPR: {b['skipped']}", "", "", "", "", ""))
     if "evaluate" in r:
         e = r["evaluate"]
-        add(f"evaluate {e['users']} users (MAP@10, MRR, AUC, masked)", "evaluate", e["seconds"],
-            rss=e["peak_rss_mib"])
+        add(f"evaluate {e['users']} users (MAP@10, MRR, AUC, masked)", "evaluate", e["seconds"], rss=e["peak_rss_mib"])
     if "similarity" in r:
-        add("item + user similarity + top-10, one query each", "-", r["similarity"]["seconds"],
-            rss=r["similarity"]["peak_rss_mib"])
+        add(
+            "item + user similarity + top-10, one query each",
+            "-",
+            r["similarity"]["seconds"],
+            rss=r["similarity"]["peak_rss_mib"],
+        )
     if "ml100k" in r:
         m = r["ml100k"]
         add("ML-100K lesson: 10-epoch fit", "-", m["seconds"], rss=m["peak_rss_mib"])
         add("ML-100K lesson: evaluate (masked)", "-", m["evaluate_seconds"])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [" | ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
-             for row in rows]
+    lines = [
+        " | ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        for row in rows
+    ]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -348,8 +412,9 @@ def main(argv=None) -> None:
     parser.add_argument("--size", choices=("5M", "500k"), default="5M")
     parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated subset of {','.join(STEPS)}")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per step (default 1; see README)")
-    parser.add_argument("--batch-size", type=int, default=None,
-                        help="training/sampling batch size (default 8192 at 5M, 1024 at 500k)")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="training/sampling batch size (default 8192 at 5M, 1024 at 500k)"
+    )
     parser.add_argument("--eval-batch-size", type=int, default=1024, help="users scored at once")
     parser.add_argument("--negatives", type=int, default=10, help="negatives per interaction")
     parser.add_argument("--dim", type=int, default=30, help="embedding_dim")
@@ -372,8 +437,10 @@ def main(argv=None) -> None:
         parser.error(f"unknown steps {unknown}; choose from {STEPS}")
     start = time.perf_counter()
     users, _ = cached_arrays(args.size, data_folder())  # generate once, outside any timed step
-    print(f"synthetic {args.size}: {len(users):,} interactions ({time.perf_counter() - start:.1f} s to load "
-          f"or generate)", file=sys.stderr)
+    print(
+        f"synthetic {args.size}: {len(users):,} interactions ({time.perf_counter() - start:.1f} s to load or generate)",
+        file=sys.stderr,
+    )
     results = {}
     for step in steps:
         results[step] = run_step(step, args)
@@ -381,8 +448,20 @@ def main(argv=None) -> None:
         results["build"]["interactions"] = len(users)
     info = machine()
     info["torch_threads"] = args.threads
-    settings = {k: getattr(args, k) for k in ("size", "threads", "batch_size", "eval_batch_size", "negatives", "dim",
-                                                "repeat", "optimizer", "bias_optimizer")}
+    settings = {
+        k: getattr(args, k)
+        for k in (
+            "size",
+            "threads",
+            "batch_size",
+            "eval_batch_size",
+            "negatives",
+            "dim",
+            "repeat",
+            "optimizer",
+            "bias_optimizer",
+        )
+    }
     path = HERE / "results" / f"scale-{args.size}.json"
     if set(results) != set(STEPS) and path.exists():
         # A partial run updates its steps in a full run's record made with the same settings.
@@ -390,16 +469,26 @@ def main(argv=None) -> None:
         if previous.get("settings", {}) | {"repeat": args.repeat} == settings:
             results = {**previous["results"], **results}
     text = table(results, args)
-    print(f"coursekit benchmark, {args.size} interactions; batch_size={args.batch_size}, "
-          f"{args.negatives} negatives, embedding_dim={args.dim}, {args.optimizer} + {args.bias_optimizer} biases, "
-          f"{args.threads} torch thread(s)")
+    print(
+        f"coursekit benchmark, {args.size} interactions; batch_size={args.batch_size}, "
+        f"{args.negatives} negatives, embedding_dim={args.dim}, {args.optimizer} + {args.bias_optimizer} biases, "
+        f"{args.threads} torch thread(s)"
+    )
     print(f"{info['cpu']}, {info['cores']} cores, torch {info['torch']}")
     print(text)
     if args.size == "5M":
         print(f"(implicit's C++ BPR: ~{CPP_BPR_EPOCH_5M:g} s per epoch with 1 negative per interaction)")
-    write_json(path,
-               {"settings": settings, "machine": info, "results": results, "table": text,
-                "reference_5M": REFERENCE_5M, "created": time.strftime("%Y-%m-%d %H:%M:%S")})
+    write_json(
+        path,
+        {
+            "settings": settings,
+            "machine": info,
+            "results": results,
+            "table": text,
+            "reference_5M": REFERENCE_5M,
+            "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        },
+    )
 
 
 if __name__ == "__main__":

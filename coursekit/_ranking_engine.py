@@ -34,7 +34,6 @@ from coursekit.ranking import top_k_items as _top_k_items
 Metric = Callable[..., torch.Tensor]
 
 
-
 # --------------------------------------------------------------------------- helpers
 
 # Elements per chunk of the comparison passes below: ~1 MiB of float32 stays in the L2 cache between the
@@ -154,8 +153,9 @@ def _comparison_counts(
     return counts
 
 
-def _searchsorted_totals(scores: torch.Tensor, row_ids: torch.Tensor, sorted_thresholds: torch.Tensor,
-                         widths: torch.Tensor) -> torch.Tensor:
+def _searchsorted_totals(
+    scores: torch.Tensor, row_ids: torch.Tensor, sorted_thresholds: torch.Tensor, widths: torch.Tensor
+) -> torch.Tensor:
     """Per row, ``sum_j #{items > t_j} + #{items >= t_j}`` over its ``widths`` sorted thresholds
     (padded with ``+inf``), by locating every item among them: ``[n]`` float64."""
     totals = torch.zeros(len(row_ids), dtype=torch.float64, device=scores.device)
@@ -181,8 +181,9 @@ class _BatchFacts:
     float64) may be given when known without a pass over ``scores`` (e.g. from the training CSR).
     """
 
-    def __init__(self, scores: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
-                 n_masked: torch.Tensor | None = None) -> None:
+    def __init__(
+        self, scores: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, n_masked: torch.Tensor | None = None
+    ) -> None:
         if scores.dtype not in (torch.float32, torch.float64):
             scores = scores.float()  # exact for 16-bit floats: same order, same ties
         self.scores = scores
@@ -269,8 +270,9 @@ class _BatchFacts:
             heavy = torch.nonzero(self.n_pos > _SEARCH_ABOVE).squeeze(1)
             if len(heavy):
                 in_heavy = self.n_pos[self.rows] > _SEARCH_ABOVE
-                padded = _padded_rows(self.rows[in_heavy], self.values[in_heavy],
-                                      self.n_pos * (self.n_pos > _SEARCH_ABOVE), float("inf"))
+                padded = _padded_rows(
+                    self.rows[in_heavy], self.values[in_heavy], self.n_pos * (self.n_pos > _SEARCH_ABOVE), float("inf")
+                )
                 sorted_thresholds = padded[heavy].sort(dim=1).values
                 totals[heavy] = _searchsorted_totals(self.scores, heavy, sorted_thresholds, self.n_pos[heavy])
             self._totals = totals
@@ -365,7 +367,12 @@ def _recall(facts: _BatchFacts, k: int) -> torch.Tensor:
 
 
 FACT_METRICS: dict[str, Callable[[_BatchFacts, int], torch.Tensor]] = {
-    "mapk": _mapk, "mrr": _mrr, "auc": _auc, "ndcg": _ndcg, "precision": _precision, "recall": _recall,
+    "mapk": _mapk,
+    "mrr": _mrr,
+    "auc": _auc,
+    "ndcg": _ndcg,
+    "precision": _precision,
+    "recall": _recall,
 }
 
 
@@ -403,7 +410,9 @@ def _bind_k(metric: Any, k: int) -> Metric:
     return functools.partial(metric, k=k) if accepts_k else metric
 
 
-def _built_in(metric: Metric, built_ins: dict[Any, str]) -> tuple[Callable[[_BatchFacts, int], torch.Tensor], int] | None:
+def _built_in(
+    metric: Metric, built_ins: dict[Any, str]
+) -> tuple[Callable[[_BatchFacts, int], torch.Tensor], int] | None:
     """``(metric on _BatchFacts, k)`` for a built-in metric as bound by ``_bind_k``, else None.
 
     ``built_ins`` maps the public definitions (``coursekit.metrics.mapk``, ...) to engine names.

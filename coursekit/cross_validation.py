@@ -150,5 +150,3 @@ def _parts(interactions: Interactions, part: np.ndarray, with_val: bool) -> tupl
             )
         )
     return tuple(result)
-
-

@@ -29,8 +29,6 @@ def __getattr__(name: str) -> Any:
     if name in _MOVED:
         import importlib
 
-        warnings.warn(
-            f"coursekit.lessons.{name} moved to {_MOVED[name]}.{name}", DeprecationWarning, stacklevel=2
-        )
+        warnings.warn(f"coursekit.lessons.{name} moved to {_MOVED[name]}.{name}", DeprecationWarning, stacklevel=2)
         return getattr(importlib.import_module(_MOVED[name]), name)
     raise AttributeError(f"module 'coursekit.lessons' has no attribute {name!r}")

@@ -57,9 +57,7 @@ def _hardest(negative_scores: torch.Tensor) -> torch.Tensor:
     return negative_scores.max(dim=1, keepdim=True).values
 
 
-def bpr(
-    positive_scores: torch.Tensor, negative_scores: torch.Tensor, num_items: int | None = None
-) -> torch.Tensor:
+def bpr(positive_scores: torch.Tensor, negative_scores: torch.Tensor, num_items: int | None = None) -> torch.Tensor:
     """Bayesian Personalised Ranking loss, ``-log sigmoid(pos - neg)``.
 
     Averaged over all ``N`` negatives of a row, then over the batch
@@ -80,9 +78,7 @@ def bpr(
     return -F.logsigmoid(positive_scores.unsqueeze(1) - negative_scores).mean()
 
 
-def hinge(
-    positive_scores: torch.Tensor, negative_scores: torch.Tensor, num_items: int | None = None
-) -> torch.Tensor:
+def hinge(positive_scores: torch.Tensor, negative_scores: torch.Tensor, num_items: int | None = None) -> torch.Tensor:
     """Hinge (margin) loss, ``max(0, 1 - (pos - neg))``, averaged over negatives and batch.
 
     Parameters
@@ -148,9 +144,7 @@ def adaptive_hinge(
     return hinge(positive_scores, _hardest(negative_scores))
 
 
-def warp(
-    positive_scores: torch.Tensor, negative_scores: torch.Tensor, num_items: int | None = None
-) -> torch.Tensor:
+def warp(positive_scores: torch.Tensor, negative_scores: torch.Tensor, num_items: int | None = None) -> torch.Tensor:
     """WARP loss (Weighted Approximate-Rank Pairwise), vectorised over the sampled negatives.
 
     Classic WARP keeps drawing negatives until one *violates* the margin,

@@ -178,7 +178,12 @@ def mae(predictions: Any, ratings: Any) -> torch.Tensor:
 
 # The definitions above, by the engine's name for each; evaluate_in_batches computes these in the engine.
 _BUILT_INS: dict[Any, str] = {
-    mapk: "mapk", mrr: "mrr", auc: "auc", ndcg: "ndcg", precision: "precision", recall: "recall",
+    mapk: "mapk",
+    mrr: "mrr",
+    auc: "auc",
+    ndcg: "ndcg",
+    precision: "precision",
+    recall: "recall",
 }
 
 
@@ -238,6 +243,13 @@ def evaluate_in_batches(
     >>> mapk_score, mrr_score, auc_score = scores  # doctest: +SKIP
     """
     return _ranking_engine.evaluate(
-        metric_list, test_interactions, model, k=k, batch_size=batch_size,
-        train_interactions=train_interactions, logger=logger, progress=progress, built_ins=_BUILT_INS,
+        metric_list,
+        test_interactions,
+        model,
+        k=k,
+        batch_size=batch_size,
+        train_interactions=train_interactions,
+        logger=logger,
+        progress=progress,
+        built_ins=_BUILT_INS,
     )

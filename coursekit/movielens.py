@@ -235,8 +235,7 @@ def verify_movielens_file(path: str | os.PathLike, sha256: str | tuple[str, ...]
     if actual not in accepted:
         expected = " or ".join(accepted)
         raise CorruptDataError(
-            f"The MovieLens file {path} is truncated or corrupted (SHA-256 {actual}, "
-            f"expected {expected}). {redownload}"
+            f"The MovieLens file {path} is truncated or corrupted (SHA-256 {actual}, expected {expected}). {redownload}"
         )
     _VERIFIED.add(key)
     return path

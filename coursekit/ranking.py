@@ -31,7 +31,9 @@ def item_popularity(data: Any) -> np.ndarray:
     """
     mat = data if sp.issparse(data) else getattr(getattr(data, "interactions", data), "mat", None)
     if mat is None or not sp.issparse(mat):
-        raise TypeError(f"data must be in-memory Interactions, a loader over them, or a sparse matrix; got {type(data).__name__}")
+        raise TypeError(
+            f"data must be in-memory Interactions, a loader over them, or a sparse matrix; got {type(data).__name__}"
+        )
     mat = sp.csr_matrix(mat)
     return np.bincount(mat.indices, minlength=mat.shape[1]).astype(np.int64)
 

@@ -126,9 +126,7 @@ class IdEncoder:
         out[self.item_col] = _encode(items, df[self.item_col], self.item_col)
         return out
 
-    def fit_transform(
-        self, df: pd.DataFrame, user_col: str = "user_id", item_col: str = "item_id"
-    ) -> pd.DataFrame:
+    def fit_transform(self, df: pd.DataFrame, user_col: str = "user_id", item_col: str = "item_id") -> pd.DataFrame:
         """:meth:`fit` then :meth:`transform` the same frame."""
         return self.fit(df, user_col, item_col).transform(df)
 

@@ -104,8 +104,9 @@ def popular_split(num_users: int = 60, num_items: int = 40, per_user: int = 7, s
     """
     rng = np.random.default_rng(seed)
     weights = 0.7 ** np.arange(num_items)
-    chosen = np.stack([rng.choice(num_items, per_user, replace=False, p=weights / weights.sum())
-                       for _ in range(num_users)])
+    chosen = np.stack(
+        [rng.choice(num_items, per_user, replace=False, p=weights / weights.sum()) for _ in range(num_users)]
+    )
     users = np.repeat(np.arange(num_users), per_user).reshape(num_users, per_user)
     return _two_parts(users, chosen, num_users, num_items)
 
@@ -113,8 +114,12 @@ def popular_split(num_users: int = 60, num_items: int = 40, per_user: int = 7, s
 def _two_parts(users: np.ndarray, chosen: np.ndarray, num_users: int, num_items: int):
     def build(columns: slice) -> Interactions:
         return Interactions(
-            users[:, columns].ravel(), chosen[:, columns].ravel(), num_users=num_users, num_items=num_items,
-            allow_missing_ids=True, num_negative_samples=4,
+            users[:, columns].ravel(),
+            chosen[:, columns].ravel(),
+            num_users=num_users,
+            num_items=num_items,
+            allow_missing_ids=True,
+            num_negative_samples=4,
         )
 
     return build(slice(0, -1)), build(slice(-1, None))
@@ -290,7 +295,6 @@ class LoaderContract:
         assert set(visited) == set(pairs(data.users, data.items))
         assert sum(visited.values()) == share * world  # padding repeats at most world - 1 interactions
 
-
     # Lightning 2.6 with torch 2.13 warns about its own use of a deprecated torch pytree API.
     @pytest.mark.filterwarnings("ignore:.*LeafSpec.*is deprecated")
     def test_lightning_sets_the_epoch_and_can_validate(self, data):
@@ -400,7 +404,9 @@ class ModelContract:
         # kernel (another summation order) for one row than for several, so a one-user batch can
         # differ in the last bits (6e-8 seen with MKL). float32 dot products of length D: a few ulps.
         torch.testing.assert_close(scores[1], scores[2], rtol=SCORE_RTOL, atol=SCORE_ATOL)
-        torch.testing.assert_close(model.score_all_items(torch.tensor([7]))[0], scores[1], rtol=SCORE_RTOL, atol=SCORE_ATOL)
+        torch.testing.assert_close(
+            model.score_all_items(torch.tensor([7]))[0], scores[1], rtol=SCORE_RTOL, atol=SCORE_ATOL
+        )
         assert model.score_all_items(torch.tensor([], dtype=torch.int64)).shape == (0, data.num_items)
 
     def test_forward_agrees_with_score_all_items(self, model, data):
@@ -460,7 +466,9 @@ class ModelContract:
         assert (loaded.num_users, loaded.num_items) == (model.num_users, model.num_items)
         users = torch.arange(data.num_users)
         torch.testing.assert_close(loaded.score_all_items(users), model.score_all_items(users), rtol=0, atol=0)
-        pd.testing.assert_frame_equal(loaded.recommend(5, k=7, unseen_items_only=True), model.recommend(5, k=7, unseen_items_only=True))
+        pd.testing.assert_frame_equal(
+            loaded.recommend(5, k=7, unseen_items_only=True), model.recommend(5, k=7, unseen_items_only=True)
+        )
         # Saving the loaded model again gives a file that loads to the same scores.
         again = load_model(loaded.save_model(tmp_path / "again.pt"))
         torch.testing.assert_close(again.score_all_items(users), model.score_all_items(users), rtol=0, atol=0)

@@ -28,7 +28,10 @@ def small(seed: int = 0, timestamps: bool = True) -> Interactions:
     users = np.repeat(np.arange(NUM_USERS), 4)
     items = np.concatenate([rng.choice(NUM_ITEMS, 4, replace=False) for _ in range(NUM_USERS)])
     return Interactions(
-        users=users, items=items, num_negative_samples=2, allow_missing_ids=True,
+        users=users,
+        items=items,
+        num_negative_samples=2,
+        allow_missing_ids=True,
         timestamps=rng.integers(0, 10**9, len(users)) if timestamps else None,
     )
 
@@ -154,9 +157,13 @@ def plant(folder: Path, marker: Path, names=NAMES, forge_manifest: bool = False)
         if forge_manifest:  # a manifest that correctly describes the planted file, as an attacker could write
             kind = "model" if name.startswith("mf_") else "split"
             forged = {
-                "coursekit_artifact": 1, "name": name, "kind": kind, "file": f"{name}{'.pt' if kind == 'model' else '.npz'}",
+                "coursekit_artifact": 1,
+                "name": name,
+                "kind": kind,
+                "file": f"{name}{'.pt' if kind == 'model' else '.npz'}",
                 "sha256": artifacts._sha256(folder / f"{name}{'.pt' if kind == 'model' else '.npz'}"),
-                "bytes": len(payload), "settings": dict(artifacts._settings_for(name, None)),
+                "bytes": len(payload),
+                "settings": dict(artifacts._settings_for(name, None)),
                 "settings_sha256": artifacts.settings_key(artifacts._settings_for(name, None)),
                 "content": {"arrays": {}, "parts": [], "class": "MatrixFactorizationModel"},
             }
@@ -170,7 +177,10 @@ def test_planted_pickles_never_run_and_are_rebuilt_or_refused(folder, tmp_path, 
     plant(folder, marker, forge_manifest=forge_manifest)
     # Builders that need no MovieLens, under the registered names and settings.
     replacements = {
-        "implicit_movielens": small, "tutorial_split": small_split, "mf_lesson03": tiny_model, "mf_tuned": tiny_model,
+        "implicit_movielens": small,
+        "tutorial_split": small_split,
+        "mf_lesson03": tiny_model,
+        "mf_tuned": tiny_model,
     }
     for name, build in replacements.items():
         monkeypatch.setitem(artifacts._REGISTRY, name, artifacts.Registered(build, artifacts._REGISTRY[name].settings))
@@ -184,7 +194,9 @@ def test_planted_pickles_never_run_and_are_rebuilt_or_refused(folder, tmp_path, 
     assert not marker.exists()
     assert same(loaded["implicit_movielens"], small())
     assert all(same(a, b) for a, b in zip(loaded["tutorial_split"], small_split()))
-    assert isinstance(loaded["mf_lesson03"], MatrixFactorizationModel) and isinstance(loaded["mf_tuned"], MatrixFactorizationModel)
+    assert isinstance(loaded["mf_lesson03"], MatrixFactorizationModel) and isinstance(
+        loaded["mf_tuned"], MatrixFactorizationModel
+    )
     out = capsys.readouterr().out
     for name in replacements:
         assert f"artefact {name!r} at {folder}" in out and "rebuilding it" in out
@@ -286,9 +298,7 @@ def test_a_consistent_but_crafted_npz_is_checked_against_what_it_must_hold(folde
         np.savez(path, **arrays)
         manifest = json.loads(manifest_file.read_text())
         manifest["sha256"], manifest["bytes"] = artifacts._sha256(path), path.stat().st_size
-        manifest["content"]["arrays"] = {
-            k: {"dtype": str(v.dtype), "shape": list(v.shape)} for k, v in arrays.items()
-        }
+        manifest["content"]["arrays"] = {k: {"dtype": str(v.dtype), "shape": list(v.shape)} for k, v in arrays.items()}
         change_manifest(manifest)
         manifest["manifest_sha256"] = artifacts._manifest_digest(manifest)
         manifest_file.write_text(json.dumps(manifest))
@@ -390,8 +400,10 @@ def test_a_complete_read_only_folder_loads_and_skips_saving(read_only, monkeypat
     assert path == read_only / "mf_tuned.pt"
     artifacts.save_artifact(small(), "new_thing")
     out = capsys.readouterr().out.splitlines()
-    assert out == [f"coursekit: {read_only} is read-only: 'mf_tuned' not saved (the copy already there is kept)",
-                   f"coursekit: {read_only} is read-only: 'new_thing' not saved (it is rebuilt when needed)"]
+    assert out == [
+        f"coursekit: {read_only} is read-only: 'mf_tuned' not saved (the copy already there is kept)",
+        f"coursekit: {read_only} is read-only: 'new_thing' not saved (it is rebuilt when needed)",
+    ]
     assert {p.name: p.read_bytes() for p in read_only.iterdir()} == before
 
 

@@ -25,8 +25,12 @@ def split(seed: int = 0) -> tuple[Interactions, Interactions]:
 
     def build(part: np.ndarray, rows: np.ndarray) -> Interactions:
         return Interactions(
-            users=rows, items=part.ravel(), num_users=NUM_USERS, num_items=NUM_ITEMS,
-            allow_missing_ids=True, num_negative_samples=3,
+            users=rows,
+            items=part.ravel(),
+            num_users=NUM_USERS,
+            num_items=NUM_ITEMS,
+            allow_missing_ids=True,
+            num_negative_samples=3,
         )
 
     return build(chosen[:, :6], users), build(chosen[:, 6:], np.repeat(np.arange(NUM_USERS), 2))
@@ -134,7 +138,9 @@ def test_load_or_train_model_builds_once_then_loads(data, tmp_path, monkeypatch)
     assert models.model_path("tiny") == tmp_path / "artifacts" / "tiny.pt"
     users = torch.arange(NUM_USERS)
     assert torch.allclose(first.score_all_items(users), second.score_all_items(users))
-    assert pd.Series(second.recommend(0, k=3, unseen_items_only=True)["item_id"]).isin(train.mat[0].indices).sum() == 0  # still knows seen items
+    assert (
+        pd.Series(second.recommend(0, k=3, unseen_items_only=True)["item_id"]).isin(train.mat[0].indices).sum() == 0
+    )  # still knows seen items
     with pytest.raises(TypeError, match="build"):
         models.load_or_train_model("other", None)
 
@@ -194,7 +200,9 @@ def test_popularity_recipe_needs_no_training(data):
     assert study.per_seed.loc[0].equals(study.per_seed.loc[1])  # nothing random in popularity
 
 
-@pytest.mark.parametrize("seeds, message", [(0, "seeds must be >= 1"), ([], "non-empty"), ([1, 1], "distinct"), ("ab", "count")])
+@pytest.mark.parametrize(
+    "seeds, message", [(0, "seeds must be >= 1"), ([], "non-empty"), ([1, 1], "distinct"), ("ab", "count")]
+)
 def test_seed_study_checks_its_seeds(data, seeds, message):
     with pytest.raises(ValueError, match=message):
         compare.seed_study(data[1], QUICK, data[0], seeds=seeds)

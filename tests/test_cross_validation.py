@@ -62,8 +62,9 @@ def test_stratified_keeps_every_user_in_every_part(val_p):
 
 
 def test_stratified_too_few_interactions_and_force_split():
-    x = Interactions([0, 1, 1, 1, 1, 2, 2], [0, 0, 1, 2, 3, 1, 2], num_items=5, num_negative_samples=1,
-                     allow_missing_ids=True)
+    x = Interactions(
+        [0, 1, 1, 1, 1, 2, 2], [0, 0, 1, 2, 3, 1, 2], num_items=5, num_negative_samples=1, allow_missing_ids=True
+    )
     with pytest.raises(ValueError, match=r"1 users have too few interactions to split \(e.g. user 0 has 1\)"):
         stratified_split(x, test_p=0.5, seed=0)
     train, test = stratified_split(x, test_p=0.5, seed=0, force_split=True)
@@ -185,9 +186,7 @@ def test_stratified_on_movielens_matches_known_sizes(ml100k_path):
     split_index=st.integers(0, 2),
 )
 def test_property_splits_partition_the_input(num_users, num_items, density, seed, val_p, test_p, split_index):
-    x = synthetic_interactions(
-        num_users, num_items, density, seed=seed, num_negative_samples=1, with_timestamps=True
-    )
+    x = synthetic_interactions(num_users, num_items, density, seed=seed, num_negative_samples=1, with_timestamps=True)
     split = SPLITS[split_index]
     extra = {} if split is random_split else {"force_split": True}
     try:

@@ -68,7 +68,9 @@ def test_the_intact_copy_reads(copy_root):
 
 DAMAGES = {
     "flip-first-byte": lambda data: bytes([data[0] ^ 0x01]) + data[1:],
-    "flip-middle-byte": lambda data: data[: len(data) // 2] + bytes([data[len(data) // 2] ^ 0x80]) + data[len(data) // 2 + 1 :],
+    "flip-middle-byte": lambda data: (
+        data[: len(data) // 2] + bytes([data[len(data) // 2] ^ 0x80]) + data[len(data) // 2 + 1 :]
+    ),
     "flip-last-byte": lambda data: data[:-1] + bytes([data[-1] ^ 0x04]),
     "truncate-half": lambda data: data[: len(data) // 2],
     "truncate-last-byte": lambda data: data[:-1],

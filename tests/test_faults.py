@@ -104,8 +104,14 @@ def planted(seed: int = 0, num_users: int = 60, num_items: int = 30, per_user: i
     users = np.repeat(np.arange(num_users), per_user - 1)
 
     def build(users, items):
-        return Interactions(users=users, items=items, num_users=num_users, num_items=num_items,
-                            allow_missing_ids=True, num_negative_samples=3)
+        return Interactions(
+            users=users,
+            items=items,
+            num_users=num_users,
+            num_items=num_items,
+            allow_missing_ids=True,
+            num_negative_samples=3,
+        )
 
     return build(users, chosen[:, :-1].ravel()), build(np.arange(num_users), chosen[:, -1])
 

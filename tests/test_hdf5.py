@@ -91,7 +91,9 @@ def test_failure_mid_stream_leaves_no_file_and_no_temp(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         write_hdf5(interrupted(), tmp_path / "keep.h5")
     assert [p.name for p in tmp_path.iterdir()] == ["keep.h5"]
-    assert len(HDF5Interactions(tmp_path / "keep.h5", num_negative_samples=1, allow_missing_ids=True)) == 10  # old file intact
+    assert (
+        len(HDF5Interactions(tmp_path / "keep.h5", num_negative_samples=1, allow_missing_ids=True)) == 10
+    )  # old file intact
 
 
 @pytest.mark.parametrize(

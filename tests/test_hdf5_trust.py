@@ -53,7 +53,9 @@ def test_bad_ids_fail_as_in_memory(tmp_path, case):
     users, items, attributes, kwargs = BAD[case]
     path = _raw_file(tmp_path / "x.h5", users, items, **attributes)
     # Sizes the file declares are given to Interactions; the default ones (largest id + 1) it infers.
-    expected = _error(lambda: Interactions(users=users, items=items, num_negative_samples=1, **{**attributes, **kwargs}))
+    expected = _error(
+        lambda: Interactions(users=users, items=items, num_negative_samples=1, **{**attributes, **kwargs})
+    )
     assert _error(lambda: HDF5Interactions(path, num_negative_samples=1, **kwargs)) == expected
 
 

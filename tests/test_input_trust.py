@@ -42,7 +42,9 @@ def test_negative_ratings_and_stored_zeros_are_dropped_too():
 
 
 def test_timestamps_follow_the_kept_rows():
-    data = Interactions(users=[0, 0, 1], items=[0, 1, 2], ratings=[1, 0, 1], timestamps=[10, 20, 30], num_negative_samples=1)
+    data = Interactions(
+        users=[0, 0, 1], items=[0, 1, 2], ratings=[1, 0, 1], timestamps=[10, 20, 30], num_negative_samples=1
+    )
     assert data.timestamps.tolist() == [10, 30]
 
 
@@ -71,7 +73,9 @@ DUPLICATED = pd.DataFrame(
 
 
 def test_duplicates_keep_one_real_row_in_interactions():
-    with pytest.warns(UserWarning, match="removed 4 duplicate user-item pairs, keeping the row with the highest rating"):
+    with pytest.warns(
+        UserWarning, match="removed 4 duplicate user-item pairs, keeping the row with the highest rating"
+    ):
         data = Interactions(
             users=DUPLICATED.user_id, items=DUPLICATED.item_id, ratings=DUPLICATED.rating,
             timestamps=DUPLICATED.timestamp, num_items=3, allow_missing_ids=True, num_negative_samples=1,
@@ -106,7 +110,9 @@ def test_duplicates_kept_when_asked():
 
 def test_id_encoder_refuses_ids_that_python_would_merge():
     df = pd.DataFrame({"user_id": pd.Series([1, 1.0, True], dtype=object), "item_id": [10, 11, 12]})
-    with pytest.raises(TypeError, match=r"mixed number types in user_id, e.g. True \(bool\) and 1.0 \(float\) and 1 \(int\)"):
+    with pytest.raises(
+        TypeError, match=r"mixed number types in user_id, e.g. True \(bool\) and 1.0 \(float\) and 1 \(int\)"
+    ):
         IdEncoder().fit(df)
     as_strings = df.assign(user_id=df.user_id.astype(str))
     assert IdEncoder().fit(as_strings).num_users == 3
@@ -155,7 +161,9 @@ def test_huge_id_with_allow_missing_ids_fails_fast():
     with pytest.raises(ValueError, match="items: ids up to 1000000 need 1000001 rows"):
         Interactions(users=[0, 1], items=[0, 10**6], allow_missing_ids=True)
     # A size the caller gives is their choice (splits keep their parent's sizes): not bounded.
-    given = Interactions(users=[0, 1], items=[0, 1], num_users=2_000_000, allow_missing_ids=True, num_negative_samples=1)
+    given = Interactions(
+        users=[0, 1], items=[0, 1], num_users=2_000_000, allow_missing_ids=True, num_negative_samples=1
+    )
     assert given.num_users == 2_000_000
 
 
@@ -163,7 +171,9 @@ def test_sparse_ids_within_the_bound_still_work():
     data = Interactions(users=[0, 999_999], items=[0, 1], allow_missing_ids=True, num_negative_samples=1)
     assert data.num_users == 1_000_000 and len(data) == 2
     n = 20_000  # 100 ids per interaction above the floor
-    data = Interactions(users=np.arange(n) * 100, items=np.arange(n) % 7, allow_missing_ids=True, num_negative_samples=1)
+    data = Interactions(
+        users=np.arange(n) * 100, items=np.arange(n) % 7, allow_missing_ids=True, num_negative_samples=1
+    )
     assert data.num_users == 100 * (n - 1) + 1
 
 

@@ -33,9 +33,7 @@ def test_from_users_and_items():
     assert x.num_negative_samples == 1 and x.seed is None
 
 
-@pytest.mark.parametrize(
-    "convert", [np.asarray, pd.Series, torch.tensor, lambda v: np.asarray(v, dtype=np.float64)]
-)
+@pytest.mark.parametrize("convert", [np.asarray, pd.Series, torch.tensor, lambda v: np.asarray(v, dtype=np.float64)])
 def test_accepts_array_likes(convert):
     x = Interactions(convert(USERS), convert(ITEMS), num_negative_samples=1)
     np.testing.assert_array_equal(x.items, [1, 3, 0, 1, 2, 3])
@@ -72,9 +70,7 @@ def test_duplicates_removed_with_warning_keeping_highest_rating():
 def test_duplicates_kept_when_asked():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        x = Interactions(
-            [0, 0, 1], [1, 1, 0], num_negative_samples=1, remove_duplicate_user_item_pairs=False
-        )
+        x = Interactions([0, 0, 1], [1, 1, 0], num_negative_samples=1, remove_duplicate_user_item_pairs=False)
     assert len(x) == 3
     np.testing.assert_array_equal(x.users, [0, 0, 1])
     # Sampling still treats the repeated pair as one positive: user 0's only negative is item 0.
@@ -107,8 +103,11 @@ def test_no_warning_without_duplicates():
         ({"users": [0, 1]}, ValueError, "needs users and items"),
         ({"users": [0], "items": [0], "mat": sp.eye(2)}, ValueError, "either mat"),
         ({"mat": np.eye(2)}, TypeError, "mat must be a scipy sparse matrix"),
-        ({"users": [0, 1], "items": [0, 1], "num_negative_samples": 0},
-         ValueError, "num_negative_samples must be >= 1"),
+        (
+            {"users": [0, 1], "items": [0, 1], "num_negative_samples": 0},
+            ValueError,
+            "num_negative_samples must be >= 1",
+        ),
         ({"users": [0, 1], "items": [0, 1], "num_negative_samples": 2}, ValueError, "smaller than num_items"),
         ({"users": [0, 1], "items": [0, 1], "num_negative_samples": 1.0}, TypeError, "num_negative_samples"),
         ({"users": [0, 1], "items": [0, 1], "num_users": 1}, ValueError, "contains id 1, out of range for num_users=1"),

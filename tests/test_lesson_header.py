@@ -26,13 +26,17 @@ def test_the_header_comes_from_pyproject():
     cell = lesson_header.install_cell(META)
     assert f'importlib.metadata.version("{META.dist}")' in cell and META.repository in cell
     line = lesson_header.badges("03_matrix_factorization", META)
-    assert f"colab.research.google.com/github/{META.github_path}/blob/main/tutorials/03_matrix_factorization.ipynb" in line
+    assert (
+        f"colab.research.google.com/github/{META.github_path}/blob/main/tutorials/03_matrix_factorization.ipynb" in line
+    )
     assert f"mybinder.org/v2/gh/{META.github_path}/main?labpath=tutorials/03_matrix_factorization.ipynb" in line
 
 
 def test_a_changed_repository_changes_every_lesson(tmp_path):
     pyproject = tmp_path / "pyproject.toml"
-    pyproject.write_text('[project]\nname = "other-dist"\n[project.urls]\nRepository = "https://github.com/someone/fork"\n')
+    pyproject.write_text(
+        '[project]\nname = "other-dist"\n[project.urls]\nRepository = "https://github.com/someone/fork"\n'
+    )
     other = lesson_header.project(pyproject)
     for source in notebooks.lessons():
         rendered = lesson_header.render(source.read_text(encoding="utf-8"), source.stem, other)
@@ -62,4 +66,6 @@ def test_a_failed_install_says_what_to_do_without_a_traceback(tmp_path):
     missing = lesson_header.Project(dist="coursekit-recsys-not-installed", repository=f"file://{tmp_path}/nowhere")
     result = run_cell(missing, tmp_path)
     assert result.returncode == 0 and "Traceback" not in result.stderr
-    assert result.stdout.startswith("coursekit could not be installed: upload its wheel (coursekit_recsys_not_installed-*.whl")
+    assert result.stdout.startswith(
+        "coursekit could not be installed: upload its wheel (coursekit_recsys_not_installed-*.whl"
+    )

@@ -84,17 +84,59 @@ def test_what_lesson_02_saves_is_what_tutorial_split_loads(data_path_with_moviel
 # Every name tutorials/*.py imports from the course layer, by module: these must not warn
 # (a warning would land in the notebooks' stderr).
 LESSON_IMPORTS = {
-    "coursekit.lessons": ["implicit_movielens", "save_artifact", "load_or_build", "build_tutorial_split", "tutorial_split"],
-    "coursekit.compare": ["TUNED", "compare_models", "evaluate_model", "fit_timed", "popular_share",
-                          "save_trained_model", "load_or_train_model", "train_tuned_model"],
-    "coursekit.course": ["setup", "plots", "tutorial_split", "implicit_movielens", "build_tutorial_split",
-                         "load_or_build", "save_artifact", "compare_models", "evaluate_model", "fit_timed",
-                         "popular_share", "save_trained_model", "seed_study", "load_or_train", "TUNED"],
+    "coursekit.lessons": [
+        "implicit_movielens",
+        "save_artifact",
+        "load_or_build",
+        "build_tutorial_split",
+        "tutorial_split",
+    ],
+    "coursekit.compare": [
+        "TUNED",
+        "compare_models",
+        "evaluate_model",
+        "fit_timed",
+        "popular_share",
+        "save_trained_model",
+        "load_or_train_model",
+        "train_tuned_model",
+    ],
+    "coursekit.course": [
+        "setup",
+        "plots",
+        "tutorial_split",
+        "implicit_movielens",
+        "build_tutorial_split",
+        "load_or_build",
+        "save_artifact",
+        "compare_models",
+        "evaluate_model",
+        "fit_timed",
+        "popular_share",
+        "save_trained_model",
+        "seed_study",
+        "load_or_train",
+        "TUNED",
+    ],
     "coursekit.course.compare": ["PairedComparison"],
-    "coursekit.course.recipes": ["COLLIE_APPROXIMATE", "COLLIE_SEPARATE_BIAS", "CONSTANT_LR", "LESSON03", "ONE_OPTIMIZER"],
-    "coursekit.plots": ["plot_rating_distribution", "plot_item_popularity", "plot_split_summary",
-                        "plot_pairwise_losses", "plot_learning_rates", "plot_bias_vs_popularity",
-                        "plot_model_comparison", "plot_item_embeddings", "project_2d"],
+    "coursekit.course.recipes": [
+        "COLLIE_APPROXIMATE",
+        "COLLIE_SEPARATE_BIAS",
+        "CONSTANT_LR",
+        "LESSON03",
+        "ONE_OPTIMIZER",
+    ],
+    "coursekit.plots": [
+        "plot_rating_distribution",
+        "plot_item_popularity",
+        "plot_split_summary",
+        "plot_pairwise_losses",
+        "plot_learning_rates",
+        "plot_bias_vs_popularity",
+        "plot_model_comparison",
+        "plot_item_embeddings",
+        "project_2d",
+    ],
 }
 
 
@@ -102,7 +144,9 @@ def test_the_lessons_imports_do_not_warn():
     lines = ["import warnings", "warnings.simplefilter('error')", "from coursekit import lessons, plots, course"]
     lines += [f"from {module} import {', '.join(names)}" for module, names in LESSON_IMPORTS.items()]
     lines += ["import coursekit; coursekit.setup"]
-    run = subprocess.run([sys.executable, "-c", "\n".join(lines)], cwd=ROOT_DIR, capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [sys.executable, "-c", "\n".join(lines)], cwd=ROOT_DIR, capture_output=True, text=True, check=False
+    )
     assert run.returncode == 0, run.stderr
 
 
@@ -115,7 +159,11 @@ def test_every_name_the_lessons_import_is_listed():
         for node in ast.walk(ast.parse(lesson.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module in LESSON_IMPORTS:
                 found.setdefault(node.module, set()).update(alias.name for alias in node.names)
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in ("lessons", "plots"):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in ("lessons", "plots")
+            ):
                 found.setdefault(f"coursekit.{node.value.id}", set()).add(node.attr)
     for module, names in found.items():
         assert names <= set(LESSON_IMPORTS[module]), (module, names - set(LESSON_IMPORTS[module]))
@@ -151,7 +199,8 @@ def test_the_library_never_imports_the_course_layer():
 
     course_layer = {"coursekit.course", "coursekit.lessons", "coursekit.compare", "coursekit.plots"}
     library = [
-        m.name for m in pkgutil.walk_packages(coursekit.__path__, "coursekit.")
+        m.name
+        for m in pkgutil.walk_packages(coursekit.__path__, "coursekit.")
         if not any(m.name == c or m.name.startswith(c + ".") for c in course_layer)
     ]
     assert "coursekit.interactions" in library and "coursekit.model.trainer" in library
@@ -183,8 +232,19 @@ def test_make_reset_removes_artefacts_and_executed_state_but_keeps_movielens(tmp
     (tmp_path / ".pytest_cache").mkdir()
     (tmp_path / "tutorials" / "01_data_prep.ipynb").write_text("{}")
     run = subprocess.run(
-        ["make", "-s", "-f", str(ROOT_DIR / "Makefile"), "-C", str(tmp_path), "reset", f"DATA_PATH={tmp_path / 'data'}"],
-        capture_output=True, text=True, check=False,
+        [
+            "make",
+            "-s",
+            "-f",
+            str(ROOT_DIR / "Makefile"),
+            "-C",
+            str(tmp_path),
+            "reset",
+            f"DATA_PATH={tmp_path / 'data'}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert run.returncode == 0, run.stderr
     left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))

@@ -45,9 +45,7 @@ class TestApproximateNegativeSamplingInteractionsDataLoader(LoaderContract):
         assert counts.min() > 0.5 * counts.mean()
 
 
-@pytest.mark.parametrize(
-    "loader_class", [InteractionsDataLoader, ApproximateNegativeSamplingInteractionsDataLoader]
-)
+@pytest.mark.parametrize("loader_class", [InteractionsDataLoader, ApproximateNegativeSamplingInteractionsDataLoader])
 def test_loader_argument_errors(loader_class):
     data = synthetic_interactions()
     with pytest.raises(TypeError, match="interactions"):

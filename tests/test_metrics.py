@@ -207,8 +207,14 @@ def test_definitions_are_short_and_show_their_formula(metric):
     source = inspect.getsource(metric)
     assert len(source.splitlines()) <= 22, f"{metric.__name__} is no longer a short definition"
     assert "_ranking_engine" not in source  # the definition computes, it does not call the engine
-    formula = {"mapk": "P@i", "mrr": "1 / rank_first", "auc": "s_p > s_q", "ndcg": "log2(i + 1)",
-               "precision": "rel_i / k", "recall": "n_relevant"}[metric.__name__]
+    formula = {
+        "mapk": "P@i",
+        "mrr": "1 / rank_first",
+        "auc": "s_p > s_q",
+        "ndcg": "log2(i + 1)",
+        "precision": "rel_i / k",
+        "recall": "n_relevant",
+    }[metric.__name__]
     assert formula in metric.__doc__
 
 
@@ -230,7 +236,9 @@ def test_engine_agrees_with_definitions_on_random_batches(seed, ties):
     num_items = [7, 40, 150, 400, 25, 300][seed]  # 150 and up: rows past the searchsorted threshold
     scores, targets = random_batch(rng, num_users=int(rng.integers(1, 40)), num_items=num_items, ties=ties)
     scores[rng.random(scores.shape) < 0.02] = float("inf")  # the model itself may return +inf
-    targets[-1] = torch.from_numpy(rng.random(num_items) < 0.9)  # a user with many relevant items (the searchsorted path)
+    targets[-1] = torch.from_numpy(
+        rng.random(num_items) < 0.9
+    )  # a user with many relevant items (the searchsorted path)
     for k in (1, 5, num_items, num_items + 7):
         engine_and_definitions_agree(scores, targets, k)
 
@@ -240,8 +248,9 @@ def test_engine_agrees_with_definitions_on_random_batches(seed, ties):
 def test_property_engine_agrees_with_definitions(data, num_users, num_items, k):
     values = st.sampled_from([NEG_INF, -1.0, 0.0, 0.5, 1.0, float("inf")])
     rows = st.lists(st.lists(values, min_size=num_items, max_size=num_items), min_size=num_users, max_size=num_users)
-    flags = st.lists(st.lists(st.booleans(), min_size=num_items, max_size=num_items),
-                     min_size=num_users, max_size=num_users)
+    flags = st.lists(
+        st.lists(st.booleans(), min_size=num_items, max_size=num_items), min_size=num_users, max_size=num_users
+    )
     scores = torch.tensor(data.draw(rows), dtype=torch.float32)
     targets = torch.tensor(data.draw(flags), dtype=torch.bool)
     engine_and_definitions_agree(scores, targets, k)

@@ -32,8 +32,12 @@ def clustered_split(seed: int = 0) -> tuple[Interactions, Interactions]:
     def build(columns: slice) -> Interactions:
         part = chosen[:, columns]
         return Interactions(
-            users=np.broadcast_to(users, part.shape).ravel(), items=part.ravel(), num_users=NUM_USERS,
-            num_items=NUM_ITEMS, allow_missing_ids=True, num_negative_samples=5,
+            users=np.broadcast_to(users, part.shape).ravel(),
+            items=part.ravel(),
+            num_users=NUM_USERS,
+            num_items=NUM_ITEMS,
+            allow_missing_ids=True,
+            num_negative_samples=5,
         )
 
     return build(slice(0, PER_USER)), build(slice(PER_USER, picks))
@@ -124,11 +128,17 @@ def test_learns_the_planted_clusters(trained):
     assert history.val_loss.notna().all()
     scores = model.score_all_items(torch.arange(NUM_USERS)).numpy()
     half = NUM_ITEMS // 2
-    own = np.where(np.arange(NUM_USERS)[:, None] % 2 == 0, scores[:, :half].mean(1, keepdims=True),
-                   scores[:, half:].mean(1, keepdims=True))[:, 0]
+    own = np.where(
+        np.arange(NUM_USERS)[:, None] % 2 == 0,
+        scores[:, :half].mean(1, keepdims=True),
+        scores[:, half:].mean(1, keepdims=True),
+    )[:, 0]
     other = np.where(np.arange(NUM_USERS) % 2 == 0, scores[:, half:].mean(1), scores[:, :half].mean(1))
     assert (own > other).mean() > 0.95
-    in_taste = [same_cluster(model.recommend(u, k=5, unseen_items_only=True).item_id.to_numpy(), (u % 2) * 30).all() for u in range(NUM_USERS)]
+    in_taste = [
+        same_cluster(model.recommend(u, k=5, unseen_items_only=True).item_id.to_numpy(), (u % 2) * 30).all()
+        for u in range(NUM_USERS)
+    ]
     assert np.mean(in_taste) > 0.8
     for item in (0, 45):
         nearest = model.item_item_similarity(item).index[:10]
@@ -218,8 +228,9 @@ def test_biases_get_their_own_optimizer_exactly_once():
 
 
 def test_single_optimizer_when_bias_optimizer_is_none():
-    model = MatrixFactorizationModel(train=clustered(), bias_optimizer=None, optimizer=torch.optim.RMSprop,
-                                     lr_scheduler_func=None)
+    model = MatrixFactorizationModel(
+        train=clustered(), bias_optimizer=None, optimizer=torch.optim.RMSprop, lr_scheduler_func=None
+    )
     optimizers = model.configure_optimizers()
     assert len(optimizers) == 1 and isinstance(optimizers[0], torch.optim.RMSprop)
     assert sorted(parameter_ids(optimizers[0])) == sorted(id(p) for p in model.parameters())
@@ -367,7 +378,9 @@ def test_save_load_round_trip_predicts_identically(trained, tmp_path):
     assert loaded._train_loader is None  # no training data needed
     users = torch.arange(NUM_USERS)
     torch.testing.assert_close(loaded.score_all_items(users), model.score_all_items(users), rtol=0, atol=0)
-    pd.testing.assert_frame_equal(loaded.recommend(9, unseen_items_only=True), model.recommend(9, unseen_items_only=True))  # seen items travel too
+    pd.testing.assert_frame_equal(
+        loaded.recommend(9, unseen_items_only=True), model.recommend(9, unseen_items_only=True)
+    )  # seen items travel too
     pd.testing.assert_series_equal(loaded.item_item_similarity(3), model.item_item_similarity(3))
     assert loaded.hparams.embedding_dim == 4 and loaded.hparams.seed == model.hparams.seed
 
@@ -376,7 +389,9 @@ def test_popularity_round_trip(tmp_path):
     model = PopularityModel(clustered())
     loaded = load_model(model.save_model(tmp_path / "pop.pt"))
     assert isinstance(loaded, PopularityModel)
-    pd.testing.assert_frame_equal(loaded.recommend(1, unseen_items_only=True), model.recommend(1, unseen_items_only=True))
+    pd.testing.assert_frame_equal(
+        loaded.recommend(1, unseen_items_only=True), model.recommend(1, unseen_items_only=True)
+    )
 
 
 def test_loading_weights_of_another_size_fails_clearly(trained, tmp_path):
@@ -438,7 +453,9 @@ def test_joblib_round_trip(trained, tmp_path):
     loaded = joblib.load(tmp_path / "mf.joblib")
     users = torch.arange(NUM_USERS)
     torch.testing.assert_close(loaded.score_all_items(users), model.score_all_items(users))
-    pd.testing.assert_frame_equal(loaded.recommend(2, unseen_items_only=True), model.recommend(2, unseen_items_only=True))
+    pd.testing.assert_frame_equal(
+        loaded.recommend(2, unseen_items_only=True), model.recommend(2, unseen_items_only=True)
+    )
 
 
 # -- the reference lesson on MovieLens 100K ----------------------------------------------------------

@@ -224,8 +224,9 @@ def test_recommend_takes_the_shared_flag_and_warns_about_its_old_default():
 
 
 def test_bias_optimizer_and_bias_lr_infer_follow_the_vectors():
-    model = MatrixFactorizationModel(synthetic_interactions(), lr=0.03, bias_lr="infer", optimizer="adagrad",
-                                     bias_optimizer="infer")
+    model = MatrixFactorizationModel(
+        synthetic_interactions(), lr=0.03, bias_lr="infer", optimizer="adagrad", bias_optimizer="infer"
+    )
     (vectors, biases), _ = model.configure_optimizers()
     assert isinstance(vectors, torch.optim.Adagrad) and isinstance(biases, torch.optim.Adagrad)
     assert biases.param_groups[0]["lr"] == 0.03 and model.hparams.bias_lr == 0.03
@@ -236,7 +237,10 @@ def test_loaders_report_the_size_of_their_data():
     data = synthetic_interactions()
     loader = InteractionsDataLoader(data, batch_size=16)
     assert (loader.num_users, loader.num_items, loader.num_interactions) == (
-        data.num_users, data.num_items, data.num_interactions)
+        data.num_users,
+        data.num_items,
+        data.num_interactions,
+    )
 
 
 def test_interactions_tail_is_the_end_of_head():

@@ -144,9 +144,8 @@ def test_model_trains_as_well_with_row_sparse_optimizers(optimizer, bias_optimiz
 
 def test_the_model_passes_the_rows_its_loss_read(monkeypatch):
     from coursekit.model import CourseTrainer, MatrixFactorizationModel
-    from tests.test_model import clustered
-
     from coursekit.model.factorization import MatrixFactorization
+    from tests.test_model import clustered
 
     seen = []
     rows_used = MatrixFactorization.rows_used

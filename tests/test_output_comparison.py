@@ -40,7 +40,9 @@ def test_only_decimal_numbers_are_split_out(text, numbers):
 
 
 def test_numbers_within_the_tolerance_take_the_reference_value():
-    assert outputs.align_text("MAP@10 0.0477 MRR 0.1816", "MAP@10 0.0483 MRR 0.1844", LOOSE) == "MAP@10 0.0477 MRR 0.1816"
+    assert (
+        outputs.align_text("MAP@10 0.0477 MRR 0.1816", "MAP@10 0.0483 MRR 0.1844", LOOSE) == "MAP@10 0.0477 MRR 0.1816"
+    )
 
 
 def test_a_number_outside_the_tolerance_is_left_as_printed():
@@ -63,7 +65,11 @@ def test_align_outputs_pairs_streams_by_name_and_results_in_order():
     reference = [stream("a 0.100\n"), stream("warn 0.5\n", "stderr"), result("0.2500")]
     new = [stream("a 0.104\n"), stream("warn 0.9\n", "stderr"), result("0.2520")]
     aligned = outputs.align_outputs(reference, new, LOOSE)
-    assert [o.get("text", o.get("data", {}).get("text/plain")) for o in aligned] == ["a 0.100\n", "warn 0.9\n", "0.2500"]
+    assert [o.get("text", o.get("data", {}).get("text/plain")) for o in aligned] == [
+        "a 0.100\n",
+        "warn 0.9\n",
+        "0.2500",
+    ]
     assert new[0]["text"] == "a 0.104\n"  # the new outputs themselves are not modified
 
 
@@ -94,7 +100,11 @@ def test_tolerance_tags():
 def test_pieces_of_one_stream_are_merged_in_order():
     pieces = [stream("saved mf.pt"), stream("\n"), stream("oops\n", "stderr"), stream("next\n")]
     merged = outputs.merge_streams(pieces)
-    assert [(o["name"], o["text"]) for o in merged] == [("stdout", "saved mf.pt\n"), ("stderr", "oops\n"), ("stdout", "next\n")]
+    assert [(o["name"], o["text"]) for o in merged] == [
+        ("stdout", "saved mf.pt\n"),
+        ("stderr", "oops\n"),
+        ("stdout", "next\n"),
+    ]
     sanitizers = outputs.read_sanitizers(Path(__file__).resolve().parents[1] / "tutorials" / "sanitize.cfg")
     assert outputs.equivalent([stream("saved mf.pt\n")], pieces[:2], None, False, sanitizers)
 

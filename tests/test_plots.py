@@ -158,7 +158,9 @@ def test_pairwise_losses_reject_bad_arguments(kwargs):
 
 
 def test_learning_rates_one_line_per_optimizer_on_a_log_scale():
-    history = pd.DataFrame({"epoch": [0, 1, 2], "train_loss": [1, 0.9, 0.8], "lr": [0.1, 0.1, 0.01], "bias_lr": [1, 1, 1]})
+    history = pd.DataFrame(
+        {"epoch": [0, 1, 2], "train_loss": [1, 0.9, 0.8], "lr": [0.1, 0.1, 0.01], "bias_lr": [1, 1, 1]}
+    )
     ax = plots.plot_learning_rates(history)
     assert [line.get_label() for line in ax.get_lines()] == ["lr", "bias_lr"]
     assert list(ax.get_lines()[0].get_ydata()) == [0.1, 0.1, 0.01]

@@ -123,7 +123,11 @@ def test_property_exact_loader_never_yields_a_positive(data, num_negatives, batc
     num_negatives = min(num_negatives, num_items - 1)
     users, items = np.nonzero(present)
     x = Interactions(
-        users, items, num_users=present.shape[0], num_items=num_items, allow_missing_ids=True,
+        users,
+        items,
+        num_users=present.shape[0],
+        num_items=num_items,
+        allow_missing_ids=True,
         num_negative_samples=num_negatives,
     )
     loader = InteractionsDataLoader(x, batch_size=batch_size, shuffle=shuffle, seed=seed)
@@ -152,8 +156,13 @@ def test_property_stratified_splits_keep_every_user_in_train(data, val_p, test_p
     present, seed = data
     users, items = np.nonzero(present)
     x = Interactions(
-        users, items, num_users=present.shape[0], num_items=present.shape[1], allow_missing_ids=True,
-        num_negative_samples=1, timestamps=np.random.default_rng(seed).integers(0, 50, len(users)),
+        users,
+        items,
+        num_users=present.shape[0],
+        num_items=present.shape[1],
+        allow_missing_ids=True,
+        num_negative_samples=1,
+        timestamps=np.random.default_rng(seed).integers(0, 50, len(users)),
     )
     split = temporal_split if temporal else stratified_split
     counts = np.bincount(x.users, minlength=x.num_users)

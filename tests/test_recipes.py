@@ -61,11 +61,22 @@ def test_the_collie_lesson_recipe_uses_approximate_loaders_with_derived_seeds(sp
 def test_the_recipes_hold_the_lessons_settings():
     assert dict(recipes.LESSON03.model) == {"embedding_dim": 10, "lr": 1e-2}
     assert dict(recipes.COLLIE_SEPARATE_BIAS.model) == {
-        "embedding_dim": 10, "lr": 1e-2, "bias_lr": 1e-1, "optimizer": "adam", "bias_optimizer": "sgd",
+        "embedding_dim": 10,
+        "lr": 1e-2,
+        "bias_lr": 1e-1,
+        "optimizer": "adam",
+        "bias_optimizer": "sgd",
     }
     assert recipes.TUNED.as_dict() == {
-        "embedding_dim": 64, "lr": 2e-3, "bias_lr": 1e-1, "optimizer": "adam", "bias_optimizer": "sgd",
-        "loss": "adaptive_hinge", "weight_decay": 1e-4, "lr_scheduler_func": None, "max_epochs": 10,
+        "embedding_dim": 64,
+        "lr": 2e-3,
+        "bias_lr": 1e-1,
+        "optimizer": "adam",
+        "bias_optimizer": "sgd",
+        "loss": "adaptive_hinge",
+        "weight_decay": 1e-4,
+        "lr_scheduler_func": None,
+        "max_epochs": 10,
     }
     assert list(recipes.TUNED.as_dict())[-1] == "max_epochs"  # the order lesson 04 prints
 

@@ -24,13 +24,22 @@ LESSON = ROOT / "tutorials" / "03_matrix_factorization.ipynb"
 PERTURBATIONS = {
     # Seen by the learning rates the training history prints (a 2 % change; the tolerance is 1 %).
     "default bias learning rate +2 %": (
-        "coursekit/model/matrix_factorization.py", "bias_lr: float = 1e-2", "bias_lr: float = 1.02e-2"),
+        "coursekit/model/matrix_factorization.py",
+        "bias_lr: float = 1e-2",
+        "bias_lr: float = 1.02e-2",
+    ),
     # Seen by the lesson's worked loss example (exact) and by the training losses.
     "hinge margin 1 -> 0.95": (
-        "coursekit/losses.py", "torch.clamp(1.0 - (positive_scores", "torch.clamp(0.95 - (positive_scores"),
+        "coursekit/losses.py",
+        "torch.clamp(1.0 - (positive_scores",
+        "torch.clamp(0.95 - (positive_scores",
+    ),
     # Nothing printed names the seed: seen only because the training losses move by more than 1 %.
     "shuffling seed off by one": (
-        "coursekit/loaders.py", "np.random.default_rng([self.seed, epoch])", "np.random.default_rng([self.seed + 1, epoch])"),
+        "coursekit/loaders.py",
+        "np.random.default_rng([self.seed, epoch])",
+        "np.random.default_rng([self.seed + 1, epoch])",
+    ),
 }
 
 

@@ -92,8 +92,12 @@ def test_same_seed_same_everything_in_fresh_processes_and_another_seed_differs()
     runs = [("7", "1"), ("7", "2"), ("8", "1")]
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", PIPELINE, seed], cwd=ROOT_DIR, env={**env, "PYTHONHASHSEED": hash_seed},
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [sys.executable, "-c", PIPELINE, seed],
+            cwd=ROOT_DIR,
+            env={**env, "PYTHONHASHSEED": hash_seed},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for seed, hash_seed in runs
     ]
@@ -151,8 +155,9 @@ def test_seeded_objects_never_touch_the_global_rngs():
         "score_all_items": lambda: model.score_all_items(torch.arange(10)),
         "recommend": lambda: model.recommend(3, unseen_items_only=True),
         "item_item_similarity": lambda: model.item_item_similarity(2),
-        "evaluate_in_batches": lambda: evaluate_in_batches([mapk, mrr, auc], x, model, train_interactions=x,
-                                                           progress=False),
+        "evaluate_in_batches": lambda: evaluate_in_batches(
+            [mapk, mrr, auc], x, model, train_interactions=x, progress=False
+        ),
     }.items():
         step()
         _assert_states_equal(before, _global_states(), what)

@@ -66,10 +66,16 @@ def test_setup_hides_only_known_noise_not_the_gpu_warning_class(clean_session):
     setup()
     with warnings.catch_warnings(record=True) as caught:
         # Filters added by setup() stay in force inside catch_warnings; "always" is not added.
-        warnings.warn("GPU available but not used. You can set it by doing `Trainer(accelerator='gpu')`.",
-                      PossibleUserWarning, stacklevel=1)
-        warnings.warn("The 'train_dataloader' does not have many workers which may be a bottleneck.",
-                      PossibleUserWarning, stacklevel=1)
+        warnings.warn(
+            "GPU available but not used. You can set it by doing `Trainer(accelerator='gpu')`.",
+            PossibleUserWarning,
+            stacklevel=1,
+        )
+        warnings.warn(
+            "The 'train_dataloader' does not have many workers which may be a bottleneck.",
+            PossibleUserWarning,
+            stacklevel=1,
+        )
     messages = [str(w.message) for w in caught]
     assert any("GPU available but not used" in m for m in messages)
     assert not any("does not have many workers" in m for m in messages)

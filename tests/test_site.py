@@ -38,8 +38,10 @@ def html() -> Path:
 def chromium():
     executable = browser.find_chromium()
     if executable is None:
-        pytest.skip("Chromium not found (Debian: apt-get install -y chromium; or set CHROMIUM=/path/to/chrome); "
-                    "`make site-check` installs it where apt-get works")
+        pytest.skip(
+            "Chromium not found (Debian: apt-get install -y chromium; or set CHROMIUM=/path/to/chrome); "
+            "`make site-check` installs it where apt-get works"
+        )
     with browser.Chromium(executable) as running:
         yield running
 
@@ -47,8 +49,12 @@ def chromium():
 def expected_alt_texts(stem: str) -> list[str]:
     """One entry per image of lesson ``stem`` whose cell gives alt text."""
     notebook = nbformat.read(site_build.TUTORIALS / f"{stem}.ipynb", as_version=4)
-    return [text for cell in notebook.cells if cell.cell_type == "code" and (text := site_build.alt_text(cell))
-            for _ in range(site_build.image_count(cell))]
+    return [
+        text
+        for cell in notebook.cells
+        if cell.cell_type == "code" and (text := site_build.alt_text(cell))
+        for _ in range(site_build.image_count(cell))
+    ]
 
 
 def internal_target(link: str, html: Path) -> Path | None:
@@ -73,7 +79,9 @@ def test_every_page_loads_cleanly_in_chromium(html, chromium):
         page = chromium.open_page(path.as_uri())
         browser.save_screenshot(page, SCREENSHOTS, name.replace("/", "__"))
         problems += [f"{name}: {error}" for error in page.errors]
-        problems += [f"{name}: loads {url} from outside the site (it must work offline)" for url in page.external_requests]
+        problems += [
+            f"{name}: loads {url} from outside the site (it must work offline)" for url in page.external_requests
+        ]
         for image in page.images:
             images_seen += 1
             if image["width"] == 0 or image["height"] == 0:
@@ -144,7 +152,9 @@ def test_a_lessons_alt_text_reaches_the_page(tmp_path, chromium):
 
 def plot_cell(source: str, **metadata) -> nbformat.NotebookNode:
     cell = nbformat.v4.new_code_cell(source, metadata=metadata)
-    cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})]
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})
+    ]
     return cell
 
 
@@ -164,12 +174,14 @@ def test_alt_text_conventions(cell, expected):
 
 
 def test_site_notebook_moves_alt_text_to_mystnb_and_reports_missing_ones():
-    notebook = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# 01 · Tiny\n\n[![Open In Colab](https://x/badge.svg)](https://colab/x)"),
-        plot_cell("# alt: A bar chart.\nplot()"),
-        plot_cell("plot()"),
-        nbformat.v4.new_code_cell("print(1)"),
-    ])
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# 01 · Tiny\n\n[![Open In Colab](https://x/badge.svg)](https://colab/x)"),
+            plot_cell("# alt: A bar chart.\nplot()"),
+            plot_cell("plot()"),
+            nbformat.v4.new_code_cell("print(1)"),
+        ]
+    )
     row = site_build.Lesson("01_tiny", "01 · Tiny", 3, 20, "none")
     staged, missing = site_build.site_notebook(notebook, row)
     assert missing == ["01_tiny cell 2"]
@@ -192,7 +204,8 @@ def test_a_lesson_missing_from_the_table_is_refused(tmp_path):
     (tmp_path / "lessons.toml").write_text('[01_a]\nrun_seconds = 1\nteaching_minutes = 5\nslow = "none"\n')
     for stem in ("01_a", "02_b"):
         (tmp_path / f"{stem}.py").write_text("")
-        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {stem}")]),
-                       tmp_path / f"{stem}.ipynb")
+        nbformat.write(
+            nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {stem}")]), tmp_path / f"{stem}.ipynb"
+        )
     with pytest.raises(ValueError, match=r"no \[02_b\] row"):
         site_build.read_table(tmp_path / "lessons.toml", tmp_path)

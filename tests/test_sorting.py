@@ -20,7 +20,7 @@ def test_same_order_as_lexsort_with_duplicates_floats_and_negatives(seed):
     n = 2000
     users, items = rng.integers(0, 30, n), rng.integers(0, 20, n)  # many duplicate pairs: stability matters
     floats = rng.integers(0, 5, n) / 4.0  # ties among floats
-    times = rng.integers(-10**12, 10**12, n)
+    times = rng.integers(-(10**12), 10**12, n)
     for columns in [(users, items), (users, floats), (users, times, items), (items,), (times,)]:
         assert np.array_equal(lexsort_order(*columns), reference(*columns))
 
@@ -34,8 +34,15 @@ def test_empty_and_overflowing_keys():
 def test_build_and_splits_keep_their_order(monkeypatch):
     rng = np.random.default_rng(0)
     n = 3000
-    data = dict(users=rng.integers(0, 100, n), items=rng.integers(0, 50, n), timestamps=rng.integers(0, 40, n),
-                num_users=100, num_items=50, allow_missing_ids=True, remove_duplicate_user_item_pairs=False)
+    data = dict(
+        users=rng.integers(0, 100, n),
+        items=rng.integers(0, 50, n),
+        timestamps=rng.integers(0, 40, n),
+        num_users=100,
+        num_items=50,
+        allow_missing_ids=True,
+        remove_duplicate_user_item_pairs=False,
+    )
     new = Interactions(**data)
     parts_new = [cv.stratified_split(new, val_p=0.1, test_p=0.2, seed=3), cv.temporal_split(new, val_p=0.1, test_p=0.2)]
     monkeypatch.setattr(cv, "lexsort_order", reference)

@@ -22,7 +22,7 @@ sys.path.insert(0, str(TOOLS))
 import notebooks  # noqa: E402
 import student  # noqa: E402
 
-LESSON = '''# %% [markdown]
+LESSON = """# %% [markdown]
 # # 01 · Tiny lesson
 
 # %%
@@ -43,7 +43,7 @@ print("SECRET SOLUTION OUTPUT")
 assert isinstance(answer, list), f"answer must be a list, got {type(answer).__name__}"
 assert answer == [1, 2, 3], f"answer should be the numbers in increasing order, got {answer}"
 print("check passed")
-'''
+"""
 
 
 def write_lesson(folder: Path, name: str = "01_tiny", source: str = LESSON) -> Path:
@@ -60,7 +60,9 @@ def write_lesson(folder: Path, name: str = "01_tiny", source: str = LESSON) -> P
 
 def run(notebook: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+    ).execute()
     return notebook
 
 
@@ -115,15 +117,20 @@ def test_check_cells_pass_on_the_solution_and_on_a_learners_answer_and_fail_on_a
 
 
 def tagged_lessons() -> list[Path]:
-    return [p for p in notebooks.lessons()
-            if any(student.SOLUTION in student.tags(c) for c in nbformat.read(p.with_suffix(".ipynb"), as_version=4).cells)]
+    return [
+        p
+        for p in notebooks.lessons()
+        if any(student.SOLUTION in student.tags(c) for c in nbformat.read(p.with_suffix(".ipynb"), as_version=4).cells)
+    ]
 
 
 def require_tagged() -> list[Path]:
     found = tagged_lessons()
     if not found:
-        pytest.skip("no lesson has a cell tagged 'solution' yet: tag each exercise's solution "
-                    "(# %% tags=[\"solution\"]) and its check (tags=[\"check\"]) in tutorials/*.py")
+        pytest.skip(
+            "no lesson has a cell tagged 'solution' yet: tag each exercise's solution "
+            '(# %% tags=["solution"]) and its check (tags=["check"]) in tutorials/*.py'
+        )
     return found
 
 
@@ -139,8 +146,12 @@ def test_student_copies_of_the_real_lessons_hide_every_solution(tmp_path):
         assert any(student.CHECK in k for k in kinds), f"{lesson.stem} has solutions but no check cell"
         for index, cell in enumerate(notebook.cells):
             if student.CHECK in student.tags(cell):
-                assert any(student.SOLUTION in k for k in kinds[:index]), f"{lesson.stem} cell {index}: a check before any solution"
-                assert not any(o.get("output_type") == "error" for o in cell.outputs), f"{lesson.stem} cell {index} failed"
+                assert any(student.SOLUTION in k for k in kinds[:index]), (
+                    f"{lesson.stem} cell {index}: a check before any solution"
+                )
+                assert not any(o.get("output_type") == "error" for o in cell.outputs), (
+                    f"{lesson.stem} cell {index} failed"
+                )
 
 
 @pytest.mark.course

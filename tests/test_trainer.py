@@ -208,7 +208,9 @@ def test_uses_a_cuda_gpu_when_available_unless_told_cpu(monkeypatch):
     assert trainer_module.default_accelerator() == "gpu"
     monkeypatch.setattr(trainer_module.torch.cuda, "is_available", lambda: False)
     assert trainer_module.default_accelerator() == "cpu"
-    assert CourseTrainer(accelerator="cpu", enable_progress_bar=False).accelerator.__class__.__name__ == "CPUAccelerator"
+    assert (
+        CourseTrainer(accelerator="cpu", enable_progress_bar=False).accelerator.__class__.__name__ == "CPUAccelerator"
+    )
 
 
 def test_max_epochs_is_settable_to_continue_training():

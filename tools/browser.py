@@ -25,9 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-extensions", "--hide-scrollbars", "--window-size=1280,900",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--hide-scrollbars",
+    "--window-size=1280,900",
 ]
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -87,8 +95,11 @@ class Chromium:
         self.process = subprocess.Popen(
             [executable, *FLAGS, f"--user-data-dir={self._profile}", "--remote-debugging-pipe", "about:blank"],
             # close_fds=False keeps the two dup2'd descriptors; Python's own are close-on-exec anyway.
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            close_fds=False, preexec_fn=give_pipes,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            close_fds=False,
+            preexec_fn=give_pipes,
         )
         os.close(commands_read)
         os.close(replies_write)
@@ -106,8 +117,9 @@ class Chromium:
                     self._inbox.put(json.loads(message))
         self._inbox.put(None)  # the browser has gone
 
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             events: list | None = None) -> dict:
+    def send(
+        self, method: str, params: dict | None = None, session: str | None = None, events: list | None = None
+    ) -> dict:
         """Send one command and return its result; events that arrive meanwhile go to ``events``."""
         self._next_id += 1
         message = {"id": self._next_id, "method": method, "params": params or {}}
@@ -166,28 +178,44 @@ class Chromium:
         try:
             for domain in ("Page", "Runtime", "Log", "Network"):
                 self.send(f"{domain}.enable", session=session, events=events)
-            self.send("Emulation.setDeviceMetricsOverride",
-                      {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
-                      session=session, events=events)
+            self.send(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+                session=session,
+                events=events,
+            )
             events.clear()  # only what the page itself does counts
             self.send("Page.navigate", {"url": url}, session=session, events=events)
             self.wait_for("Page.loadEventFired", events, session)
-            result = self.send("Runtime.evaluate", {"expression": INSPECT, "awaitPromise": True, "returnByValue": True},
-                               session=session, events=events)
+            result = self.send(
+                "Runtime.evaluate",
+                {"expression": INSPECT, "awaitPromise": True, "returnByValue": True},
+                session=session,
+                events=events,
+            )
             if "exceptionDetails" in result:
                 raise RuntimeError(f"inspecting {url} failed: {result['exceptionDetails']}")
             found = json.loads(result["result"]["value"])
             # A viewport as tall as the page (capped) photographs it whole, laid out as on a screen.
             height = min(max_height, max(900, int(found["height"])))
-            self.send("Emulation.setDeviceMetricsOverride",
-                      {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
-                      session=session, events=events)
+            self.send(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+                session=session,
+                events=events,
+            )
             self.drain(events, 0.5)  # re-layout, and any late console error
             shot = self.send("Page.captureScreenshot", {"format": "png"}, session=session, events=events)
         finally:
             self.send("Target.closeTarget", {"targetId": target})
-        page = Page(url, found["title"], images=found["images"], links=found["links"], height=int(found["height"]),
-                    screenshot=base64.b64decode(shot["data"]))
+        page = Page(
+            url,
+            found["title"],
+            images=found["images"],
+            links=found["links"],
+            height=int(found["height"]),
+            screenshot=base64.b64decode(shot["data"]),
+        )
         for event in events:
             if event.get("sessionId") not in (None, session):
                 continue
@@ -224,7 +252,9 @@ def _error_of(event: dict) -> list[str]:
         details = params["exceptionDetails"]
         return [f"uncaught exception: {details.get('exception', {}).get('description') or details.get('text')}"]
     if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-        return ["console.error: " + " ".join(str(arg.get("value", arg.get("description", ""))) for arg in params["args"])]
+        return [
+            "console.error: " + " ".join(str(arg.get("value", arg.get("description", ""))) for arg in params["args"])
+        ]
     if method == "Log.entryAdded" and params["entry"]["level"] == "error":
         entry = params["entry"]
         return [f"{entry['source']} error: {entry['text']} {entry.get('url', '')}".rstrip()]

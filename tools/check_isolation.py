@@ -37,8 +37,21 @@ def notebook_check(notebooks: list[Path], data: Path, library: Path | None = Non
     path = [str(library)] if library is not None else []
     path += [str(TOOLS), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "DATA_PATH": str(data), "PYTHONPATH": os.pathsep.join(filter(None, path))}
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "nbval_tolerances", "--nbval",
-               "--nbval-current-env", "--nbval-sanitize-with", str(SANITIZE), *map(str, notebooks)]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "nbval_tolerances",
+        "--nbval",
+        "--nbval-current-env",
+        "--nbval-sanitize-with",
+        str(SANITIZE),
+        *map(str, notebooks),
+    ]
     cwd = notebooks[0].parent if library is not None else TUTORIALS.parent
     return subprocess.run(command, env=env, capture_output=True, text=True, cwd=cwd)
 

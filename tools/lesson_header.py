@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BADGE_LINE = re.compile(r"^# \[!\[Open In Colab\].*$", re.MULTILINE)
 INSTALL_MARKER = "# On Colab or Binder, install"
 
-INSTALL_CELL = '''\
+INSTALL_CELL = """\
 # On Colab or Binder, install the course's library first (nothing happens where it is installed).
 import glob
 import importlib.metadata
@@ -33,8 +33,10 @@ except importlib.metadata.PackageNotFoundError:
     source = wheels[-1] if wheels else "{dist} @ git+{repository}"
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], capture_output=True, text=True)
     if pip.returncode != 0:
-        print("coursekit could not be installed: upload its wheel ({wheel}-*.whl, from `make dist`) next to "
-              "this notebook and run this cell again, or run `pip install /path/to/a/clone` yourself.")'''
+        print(
+            "coursekit could not be installed: upload its wheel ({wheel}-*.whl, from `make dist`) next to "
+            "this notebook and run this cell again, or run `pip install /path/to/a/clone` yourself."
+        )"""
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,9 @@ class Project:
         """``owner/name`` of the repository on GitHub."""
         match = re.fullmatch(r"https://github\.com/([^/]+/[^/]+?)(?:\.git)?/?", self.repository)
         if match is None:
-            raise ValueError(f"[project.urls] Repository must be a https://github.com/owner/name URL, got {self.repository!r}")
+            raise ValueError(
+                f"[project.urls] Repository must be a https://github.com/owner/name URL, got {self.repository!r}"
+            )
         return match.group(1)
 
 
@@ -69,8 +73,10 @@ def badges(lesson: str, meta: Project) -> str:
     notebook = f"tutorials/{lesson}.ipynb"
     colab = f"https://colab.research.google.com/github/{meta.github_path}/blob/main/{notebook}"
     binder = f"https://mybinder.org/v2/gh/{meta.github_path}/main?labpath={notebook}"
-    return (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab}) "
-            f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder})")
+    return (
+        f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab}) "
+        f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder})"
+    )
 
 
 def install_cell(meta: Project) -> str:

@@ -21,10 +21,7 @@ def lessons(folder: Path = TUTORIALS) -> list[Path]:
 
 def code_and_markdown(notebook: nbformat.NotebookNode) -> list[tuple[str, str, list[str]]]:
     """(cell type, source, tags) of every cell: what must agree between the two halves of a pair."""
-    return [
-        (cell.cell_type, cell.source.strip(), sorted(cell.metadata.get("tags", [])))
-        for cell in notebook.cells
-    ]
+    return [(cell.cell_type, cell.source.strip(), sorted(cell.metadata.get("tags", []))) for cell in notebook.cells]
 
 
 def write_atomically(notebook: nbformat.NotebookNode, path: Path) -> None:

@@ -37,7 +37,9 @@ def split_numbers(text: str) -> tuple[list[str], list[str]]:
 
 def _values(numbers: list[str], skeleton: list[str]) -> list[float]:
     """The numbers as floats; a percentage (a number followed by '%') as the fraction it stands for."""
-    return [float(n.replace(",", "")) / (100 if after.startswith("%") else 1) for n, after in zip(numbers, skeleton[1:])]
+    return [
+        float(n.replace(",", "")) / (100 if after.startswith("%") else 1) for n, after in zip(numbers, skeleton[1:])
+    ]
 
 
 def align_text(reference: str, text: str, tolerance: Tolerance) -> str:
@@ -118,8 +120,12 @@ def merge_streams(outputs: list) -> list:
     merged: list = []
     for output in outputs:
         previous = merged[-1] if merged else None
-        if (output.get("output_type") == "stream" and previous is not None
-                and previous.get("output_type") == "stream" and previous.get("name") == output.get("name")):
+        if (
+            output.get("output_type") == "stream"
+            and previous is not None
+            and previous.get("output_type") == "stream"
+            and previous.get("name") == output.get("name")
+        ):
             previous["text"] = _joined(previous["text"]) + _joined(output["text"])
         else:
             merged.append(copy.deepcopy(output))
@@ -144,8 +150,13 @@ def sanitize(text: str, sanitizers: list[tuple[re.Pattern, str]]) -> str:
     return text
 
 
-def equivalent(reference: list, outputs: list, tolerance: Tolerance | None, ignore_numbers: bool,
-               sanitizers: list[tuple[re.Pattern, str]]) -> bool:
+def equivalent(
+    reference: list,
+    outputs: list,
+    tolerance: Tolerance | None,
+    ignore_numbers: bool,
+    sanitizers: list[tuple[re.Pattern, str]],
+) -> bool:
     """Whether ``outputs`` says what ``reference`` says, as the regression check would judge it.
 
     Texts are sanitized, then compared exactly, within ``tolerance`` for decimal numbers, or by

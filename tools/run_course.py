@@ -82,7 +82,10 @@ def run(source: Path, out: Path | None = None) -> float:
     stable_ids(notebook)
     started = time.perf_counter()
     NotebookClient(
-        notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(TUTORIALS)}},
+        notebook,
+        timeout=900,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(TUTORIALS)}},
         record_timing=False,
     ).execute()
     seconds = time.perf_counter() - started

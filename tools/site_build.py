@@ -112,12 +112,16 @@ def lesson_table(rows: list[Lesson], prefix: str = "lessons/") -> str:
     """The markdown table of lessons and their times, linking each lesson page."""
     lines = ["| lesson | run time | teaching time |", "| --- | ---: | ---: |"]
     for row in rows:
-        lines.append(f"| [{row.title}]({prefix}{row.stem}.ipynb) | ≈ {row.run_seconds:g} s | ≈ {row.teaching_minutes} min |")
+        lines.append(
+            f"| [{row.title}]({prefix}{row.stem}.ipynb) | ≈ {row.run_seconds:g} s | ≈ {row.teaching_minutes} min |"
+        )
     total_run = sum(row.run_seconds for row in rows)
     total_teach = sum(row.teaching_minutes for row in rows)
     lines.append(f"| **whole course** | ≈ {total_run:g} s | ≈ {total_teach} min ({total_teach / 60:.1f} h) |")
-    note = ("\nRun time: `make course` on the reference 2-core laptop CPU (no GPU). Teaching time: a "
-            "workshop slot for reading, running, the exercises and discussion.")
+    note = (
+        "\nRun time: `make course` on the reference 2-core laptop CPU (no GPU). Teaching time: a "
+        "workshop slot for reading, running, the exercises and discussion."
+    )
     return "\n".join(lines) + "\n" + note
 
 
@@ -145,7 +149,9 @@ def site_notebook(notebook: nbformat.NotebookNode, row: Lesson) -> tuple[nbforma
     missing = []
     for index, cell in enumerate(staged.cells):
         if cell.cell_type == "markdown":
-            cell.source = BADGE.sub(lambda m: f"[{m.group(1).replace('Open In', 'Open in')}]({m.group(2)})", cell.source)
+            cell.source = BADGE.sub(
+                lambda m: f"[{m.group(1).replace('Open In', 'Open in')}]({m.group(2)})", cell.source
+            )
         elif cell.cell_type == "code" and image_count(cell):
             text = alt_text(cell)
             if text is None:
@@ -160,8 +166,11 @@ def site_notebook(notebook: nbformat.NotebookNode, row: Lesson) -> tuple[nbforma
 def toc(rows: list[Lesson]) -> str:
     """The book's ``_toc.yml``: the landing page, the lessons in order, the teacher's guide."""
     chapters = "".join(f"      - file: lessons/{row.stem}\n" for row in rows)
-    return ("format: jb-book\nroot: index\nparts:\n  - caption: Lessons\n    chapters:\n" + chapters
-            + "  - caption: Teaching\n    chapters:\n      - file: teachers_guide\n")
+    return (
+        "format: jb-book\nroot: index\nparts:\n  - caption: Lessons\n    chapters:\n"
+        + chapters
+        + "  - caption: Teaching\n    chapters:\n      - file: teachers_guide\n"
+    )
 
 
 def stage(stage_dir: Path = STAGE, folder: Path = TUTORIALS, site: Path = SITE) -> list[str]:
@@ -192,8 +201,17 @@ def build(stage_dir: Path = STAGE) -> Path:
     html = stage_dir.parent / "html"
     if html.exists():
         shutil.rmtree(html)  # a page removed from the book must not linger in the site
-    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage_dir),
-               "--path-output", str(stage_dir.parent.parent), "-W", "--keep-going", "--all", "-q"]
+    command = [
+        str(Path(sys.executable).with_name("jupyter-book")),
+        "build",
+        str(stage_dir),
+        "--path-output",
+        str(stage_dir.parent.parent),
+        "-W",
+        "--keep-going",
+        "--all",
+        "-q",
+    ]
     subprocess.run(command, check=True)
     return html
 

@@ -38,8 +38,9 @@ def compare(reference: Path, other: Path, sanitizers) -> list[tuple]:
             if a == b:
                 continue
             tags = ref.metadata.get("tags", [])
-            kind = ",".join(t[len(TAG_PREFIX):] for t in tags if t.startswith(TAG_PREFIX)) or (
-                "ignored" if "nbval-ignore-output" in tags else "exact")
+            kind = ",".join(t[len(TAG_PREFIX) :] for t in tags if t.startswith(TAG_PREFIX)) or (
+                "ignored" if "nbval-ignore-output" in tags else "exact"
+            )
             same, largest_abs, largest_rel = largest_differences(a, b)
             rows.append((ref_path.stem, index, kind, same, largest_abs, largest_rel))
     return rows

@@ -35,11 +35,13 @@ TOLERANCES: dict[str, Tolerance] = {
 
 def tolerance_of(tags: list[str]) -> Tolerance | None:
     """The tolerance a cell's tags ask for, or ``None`` (exact comparison)."""
-    kinds = [tag[len(TAG_PREFIX):] for tag in tags if tag.startswith(TAG_PREFIX)]
+    kinds = [tag[len(TAG_PREFIX) :] for tag in tags if tag.startswith(TAG_PREFIX)]
     unknown = [kind for kind in kinds if kind not in TOLERANCES]
     if unknown:
-        raise ValueError(f"unknown tolerance tag {TAG_PREFIX}{unknown[0]}: use one of "
-                         + ", ".join(TAG_PREFIX + k for k in TOLERANCES))
+        raise ValueError(
+            f"unknown tolerance tag {TAG_PREFIX}{unknown[0]}: use one of "
+            + ", ".join(TAG_PREFIX + k for k in TOLERANCES)
+        )
     if not kinds:
         return None
     # A cell printing several kinds gets the loosest of them.

@@ -25,8 +25,10 @@ except importlib.metadata.PackageNotFoundError:
     source = wheels[-1] if wheels else "coursekit-recsys @ git+https://github.com/coursekit/coursekit"
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], capture_output=True, text=True)
     if pip.returncode != 0:
-        print("coursekit could not be installed: upload its wheel (coursekit_recsys-*.whl, from `make dist`) next to "
-              "this notebook and run this cell again, or run `pip install /path/to/a/clone` yourself.")
+        print(
+            "coursekit could not be installed: upload its wheel (coursekit_recsys-*.whl, from `make dist`) next to "
+            "this notebook and run this cell again, or run `pip install /path/to/a/clone` yourself."
+        )
 
 # %% [markdown]
 # `setup()` makes the lesson reproducible: it pins PyTorch to one CPU thread, seeds the random
@@ -294,7 +296,9 @@ print(path.name)
 # Solution
 strict = convert_to_implicit(ratings, min_rating_to_keep=5)
 filtered = remove_users_with_fewer_than_n_interactions(strict, min_num_of_interactions=3)
-print(f"5 stars only: {len(strict):,} interactions, {strict['user_id'].nunique()} users, {strict['item_id'].nunique():,} movies")
+print(
+    f"5 stars only: {len(strict):,} interactions, {strict['user_id'].nunique()} users, {strict['item_id'].nunique():,} movies"
+)
 print(f"after the filter: {len(filtered):,} interactions, {filtered['user_id'].nunique()} users")
 strict_interactions = Interactions(users=filtered["user_id"], items=filtered["item_id"], allow_missing_ids=True)
 strict_density = len(strict_interactions) / (strict_interactions.num_users * strict_interactions.num_items)
@@ -305,7 +309,9 @@ assert len(strict) == 21_201
 # Check your answer (it tests what your variables hold, not the numbers above).
 assert len(strict) == (ratings["rating"] == 5).sum(), "strict should hold the 5-star ratings only: min_rating_to_keep=5"
 assert filtered.groupby("user_id").size().min() >= 3, "filtered should keep only users with at least 3 interactions"
-assert 0 < strict_density < density, f"strict_density is a share of the matrix, and below the 4-star data's {density:.2%}"
+assert 0 < strict_density < density, (
+    f"strict_density is a share of the matrix, and below the 4-star data's {density:.2%}"
+)
 print("all checks passed")
 
 # %% [markdown]

@@ -23,8 +23,10 @@ except importlib.metadata.PackageNotFoundError:
     source = wheels[-1] if wheels else "coursekit-recsys @ git+https://github.com/coursekit/coursekit"
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], capture_output=True, text=True)
     if pip.returncode != 0:
-        print("coursekit could not be installed: upload its wheel (coursekit_recsys-*.whl, from `make dist`) next to "
-              "this notebook and run this cell again, or run `pip install /path/to/a/clone` yourself.")
+        print(
+            "coursekit could not be installed: upload its wheel (coursekit_recsys-*.whl, from `make dist`) next to "
+            "this notebook and run this cell again, or run `pip install /path/to/a/clone` yourself."
+        )
 
 # %%
 import matplotlib.pyplot as plt
@@ -199,14 +201,19 @@ print(exercise.to_string())
 assert exercise.loc["users without train data", "random"] > 0
 assert exercise.loc["users without train data", "stratified"] == 0
 
+
 # %% tags=["check"]
 # Check your answer (it tests what your variables hold, not the numbers above).
 def who_liked_what(x):
     return set(zip(x.users.tolist(), x.items.tolist()))
 
 
-assert who_liked_what(five_stars) < who_liked_what(interactions), "five_stars: only 5-star positives, implicit_movielens(min_rating=5)"
-assert list(exercise.columns) == ["random", "stratified"], "exercise should have one column per split: random, stratified"
+assert who_liked_what(five_stars) < who_liked_what(interactions), (
+    "five_stars: only 5-star positives, implicit_movielens(min_rating=5)"
+)
+assert list(exercise.columns) == ["random", "stratified"], (
+    "exercise should have one column per split: random, stratified"
+)
 assert exercise.loc["validation"].sum() > 0.15 * exercise.loc["train"].sum(), "hold out 20 %: test_p=0.2"
 print("all checks passed")
 

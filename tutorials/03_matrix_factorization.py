@@ -27,8 +27,10 @@ except importlib.metadata.PackageNotFoundError:
     source = wheels[-1] if wheels else "coursekit-recsys @ git+https://github.com/coursekit/coursekit"
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], capture_output=True, text=True)
     if pip.returncode != 0:
-        print("coursekit could not be installed: upload its wheel (coursekit_recsys-*.whl, from `make dist`) next to "
-              "this notebook and run this cell again, or run `pip install /path/to/a/clone` yourself.")
+        print(
+            "coursekit could not be installed: upload its wheel (coursekit_recsys-*.whl, from `make dist`) next to "
+            "this notebook and run this cell again, or run `pip install /path/to/a/clone` yourself."
+        )
 
 # %%
 import matplotlib.pyplot as plt
@@ -82,7 +84,11 @@ assert (len(train), len(validation)) == (49_426, 5_949)
 
 # %%
 user = np.array([2.0, -0.5])  # loves science fiction, not romance
-movies = {"space opera": np.array([1.5, 0.0]), "romantic comedy": np.array([-0.2, 1.8]), "space romance": np.array([1.0, 1.0])}
+movies = {
+    "space opera": np.array([1.5, 0.0]),
+    "romantic comedy": np.array([-0.2, 1.8]),
+    "space romance": np.array([1.0, 1.0]),
+}
 for title, vector in movies.items():
     print(f"{title:<16} score {user @ vector:+.2f}")
 
@@ -102,7 +108,9 @@ by_hand = (
     + untrained.user_biases.weight[u, 0]
     + untrained.item_biases.weight[i, 0]
 )
-print(f"model(user 0, item 49) = {untrained(torch.tensor(u), torch.tensor(i)).item():.6f}   by hand: {by_hand.item():.6f}")
+print(
+    f"model(user 0, item 49) = {untrained(torch.tensor(u), torch.tensor(i)).item():.6f}   by hand: {by_hand.item():.6f}"
+)
 assert torch.isclose(untrained(torch.tensor(u), torch.tensor(i)), by_hand)
 
 # %% [markdown]
@@ -137,7 +145,11 @@ plt.show()
 # %%
 positive = torch.tensor([2.0])
 negatives = torch.tensor([[-1.0, 0.5, 1.8]])
-for name, loss in [("bpr (mean of 3 pairs)", bpr), ("hinge (mean of 3 pairs)", hinge), ("adaptive hinge", adaptive_hinge)]:
+for name, loss in [
+    ("bpr (mean of 3 pairs)", bpr),
+    ("hinge (mean of 3 pairs)", hinge),
+    ("adaptive hinge", adaptive_hinge),
+]:
     print(f"{name:<24} {loss(positive, negatives).item():.4f}")
 
 # %% [markdown]
@@ -307,7 +319,9 @@ print(f"saved {path.name}")
 
 # %% tags=["solution", "approx-metrics"]
 # Solution
-bpr_model = MatrixFactorizationModel(train=train, val=validation, embedding_dim=10, lr=1e-2, loss="adaptive_bpr", seed=22)
+bpr_model = MatrixFactorizationModel(
+    train=train, val=validation, embedding_dim=10, lr=1e-2, loss="adaptive_bpr", seed=22
+)
 fit_timed(bpr_model, max_epochs=10)
 exercise = compare_models(validation, {"hinge (adaptive)": model, "bpr (adaptive)": bpr_model}, train)
 print(exercise.to_string(float_format="{:.4f}".format))
@@ -316,7 +330,9 @@ assert exercise.loc["hinge (adaptive)", ("masked", "MAP@10")] > exercise.loc["bp
 
 # %% tags=["check"]
 # Check your answer (it tests what your variables hold, not the numbers above).
-assert bpr_model.loss_name == "adaptive_bpr", f"bpr_model should train loss='adaptive_bpr', it trains {bpr_model.loss_name}"
+assert bpr_model.loss_name == "adaptive_bpr", (
+    f"bpr_model should train loss='adaptive_bpr', it trains {bpr_model.loss_name}"
+)
 assert bpr_model.hparams.embedding_dim == 10 and bpr_model.hparams.lr == 1e-2, "keep the other settings of model"
 assert list(exercise.index) == ["hinge (adaptive)", "bpr (adaptive)"] and ("masked", "MAP@10") in exercise.columns
 print("all checks passed")
@@ -329,8 +345,10 @@ print("all checks passed")
 
 # %% tags=["approx-metrics"]
 bpr_recipe = LESSON03.replace(name="lesson03_bpr", loss="adaptive_bpr")
-losses_compared = PairedComparison(seed_study(validation, LESSON03, train, seeds=3, val=validation),
-                                   seed_study(validation, bpr_recipe, train, seeds=3, val=validation))
+losses_compared = PairedComparison(
+    seed_study(validation, LESSON03, train, seeds=3, val=validation),
+    seed_study(validation, bpr_recipe, train, seeds=3, val=validation),
+)
 print("adaptive BPR - adaptive hinge, masked, over seeds 0-2 (mean ± standard deviation):")
 for metric in ("MAP@10", "MRR", "AUC"):
     differences = losses_compared.differences[("masked", metric)]

@@ -25,8 +25,10 @@ except importlib.metadata.PackageNotFoundError:
     source = wheels[-1] if wheels else "coursekit-recsys @ git+https://github.com/coursekit/coursekit"
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], capture_output=True, text=True)
     if pip.returncode != 0:
-        print("coursekit could not be installed: upload its wheel (coursekit_recsys-*.whl, from `make dist`) next to "
-              "this notebook and run this cell again, or run `pip install /path/to/a/clone` yourself.")
+        print(
+            "coursekit could not be installed: upload its wheel (coursekit_recsys-*.whl, from `make dist`) next to "
+            "this notebook and run this cell again, or run `pip install /path/to/a/clone` yourself."
+        )
 
 # %%
 import time
@@ -107,8 +109,12 @@ assert 0.02 < expected_per_user < 0.04 and 0.04 < expected_per_interaction < 0.0
 # batches:
 
 # %%
-train_loader = ApproximateNegativeSamplingInteractionsDataLoader(train_interactions, batch_size=1024, shuffle=True, seed=22)
-val_loader = ApproximateNegativeSamplingInteractionsDataLoader(val_interactions, batch_size=1024, shuffle=False, seed=23)
+train_loader = ApproximateNegativeSamplingInteractionsDataLoader(
+    train_interactions, batch_size=1024, shuffle=True, seed=22
+)
+val_loader = ApproximateNegativeSamplingInteractionsDataLoader(
+    val_interactions, batch_size=1024, shuffle=False, seed=23
+)
 
 # %%
 collided, rows_with_collision = [], []
@@ -198,8 +204,16 @@ assert hardest_is_liked > 3 * expected_per_interaction
 # lesson's setting is Adam at 0.01 for the vectors and SGD at 0.1 for the biases:
 
 # %%
-model = MatrixFactorizationModel(train=train_interactions, val=val_interactions, embedding_dim=10,
-                                 lr=1e-2, bias_lr=1e-1, optimizer='adam', bias_optimizer='sgd', seed=22)
+model = MatrixFactorizationModel(
+    train=train_interactions,
+    val=val_interactions,
+    embedding_dim=10,
+    lr=1e-2,
+    bias_lr=1e-1,
+    optimizer="adam",
+    bias_optimizer="sgd",
+    seed=22,
+)
 
 # %% tags=["nbval-ignore-output"]
 trainer, seconds["separate bias optimizer"] = fit_timed(model, max_epochs=10)
@@ -209,8 +223,9 @@ separate_model, separate_trainer = model, trainer
 # For contrast, the same model with **one** Adam optimizer for everything (`bias_optimizer=None`):
 
 # %% tags=["nbval-ignore-output"]
-single_model = MatrixFactorizationModel(train=train_interactions, val=val_interactions, embedding_dim=10, lr=1e-2,
-                                        bias_optimizer=None, seed=22)
+single_model = MatrixFactorizationModel(
+    train=train_interactions, val=val_interactions, embedding_dim=10, lr=1e-2, bias_optimizer=None, seed=22
+)
 _, seconds["one optimizer"] = fit_timed(single_model, max_epochs=10)
 
 # %% [markdown]
@@ -282,8 +297,15 @@ print(separate_trainer.history.to_string(float_format="{:.4f}".format))
 # later; the last epochs hardly train at all. The alternative is a constant rate (`lr_scheduler_func=None`):
 
 # %% tags=["nbval-ignore-output"]
-constant_model = MatrixFactorizationModel(train=train_interactions, val=val_interactions, embedding_dim=10,
-                                          lr=1e-2, bias_lr=1e-1, lr_scheduler_func=None, seed=22)
+constant_model = MatrixFactorizationModel(
+    train=train_interactions,
+    val=val_interactions,
+    embedding_dim=10,
+    lr=1e-2,
+    bias_lr=1e-1,
+    lr_scheduler_func=None,
+    seed=22,
+)
 constant_trainer, seconds["constant learning rate"] = fit_timed(constant_model, max_epochs=10)
 
 # %%
@@ -296,8 +318,12 @@ plots.plot_learning_rates(constant_trainer.history, ax=axes[1]).set_title("const
 plt.show()
 
 # %% tags=["approx-metrics"]
-schedules = pd.DataFrame({"plateau": evaluate_model(val_interactions, separate_model, train_interactions),
-                          "constant": evaluate_model(val_interactions, constant_model, train_interactions)}).T
+schedules = pd.DataFrame(
+    {
+        "plateau": evaluate_model(val_interactions, separate_model, train_interactions),
+        "constant": evaluate_model(val_interactions, constant_model, train_interactions),
+    }
+).T
 print(schedules.to_string(float_format="{:.4f}".format))
 assert separate_trainer.history["lr"].iloc[-1] < 1e-3 and constant_trainer.history["lr"].eq(1e-2).all()
 
@@ -340,8 +366,9 @@ tuned_model, _, seconds["tuned"] = TUNED.fit(train_interactions, val_interaction
 # lesson 03; the masked columns are the honest ones.
 
 # %% tags=["nbval-ignore-output"]
-basic_model = MatrixFactorizationModel(train=train_interactions, val=val_interactions, embedding_dim=10, lr=1e-2,
-                                  seed=22)
+basic_model = MatrixFactorizationModel(
+    train=train_interactions, val=val_interactions, embedding_dim=10, lr=1e-2, seed=22
+)
 _, seconds["basic (lesson 03)"] = fit_timed(basic_model, max_epochs=10)
 started = time.perf_counter()
 popularity = PopularityModel(train=train_interactions)
@@ -406,16 +433,29 @@ recipes = {
     "constant learning rate": CONSTANT_LR,
     "tuned": TUNED,
 }
-studies = {name: seed_study(val_interactions, recipe, train_interactions, seeds=5, val=val_interactions,
-                            extra={"top-10 from 100 most popular": popular_share})
-           for name, recipe in recipes.items()}
+studies = {
+    name: seed_study(
+        val_interactions,
+        recipe,
+        train_interactions,
+        seeds=5,
+        val=val_interactions,
+        extra={"top-10 from 100 most popular": popular_share},
+    )
+    for name, recipe in recipes.items()
+}
 
 # %% tags=["approx-metrics"]
 columns = [("masked", "MAP@10"), ("masked", "MRR"), ("masked", "AUC"), ("other", "top-10 from 100 most popular")]
-over_seeds = pd.DataFrame({
-    name: {column[1]: f"{study.summary.loc[column, 'mean']:.4f} ± {study.summary.loc[column, 'std']:.4f}" for column in columns}
-    for name, study in studies.items()
-}).T
+over_seeds = pd.DataFrame(
+    {
+        name: {
+            column[1]: f"{study.summary.loc[column, 'mean']:.4f} ± {study.summary.loc[column, 'std']:.4f}"
+            for column in columns
+        }
+        for name, study in studies.items()
+    }
+).T
 print("mean ± standard deviation over seeds 0-4, masked metrics")
 print(over_seeds.to_string())
 
@@ -440,7 +480,10 @@ def difference(first, second, column):
 
 
 paired = pd.DataFrame(
-    {claim: {column[1]: difference(first, second, column) for column in columns} for claim, (first, second) in claims.items()}
+    {
+        claim: {column[1]: difference(first, second, column) for column in columns}
+        for claim, (first, second) in claims.items()
+    }
 ).T
 print(paired.to_string())
 
@@ -473,15 +516,17 @@ print(paired.to_string())
 # Solution
 exercise_model = MatrixFactorizationModel(train=train_loader, val=val_loader, **TUNED.model, seed=22)
 _, approximate_seconds = fit_timed(exercise_model, max_epochs=TUNED.max_epochs)
-exercise = compare_models(val_interactions, {"tuned, exact": tuned_model, "tuned, approximate": exercise_model},
-                          train_interactions)
+exercise = compare_models(
+    val_interactions, {"tuned, exact": tuned_model, "tuned, approximate": exercise_model}, train_interactions
+)
 print(exercise.to_string(float_format="{:.4f}".format))
 assert exercise["masked"].loc["tuned, exact", "MAP@10"] > exercise["masked"].loc["tuned, approximate", "MAP@10"]
 
 # %% tags=["check"]
 # Check your answer (it tests what your variables hold, not the numbers above).
-assert type(exercise_model.train_dataloader()).__name__ == "ApproximateNegativeSamplingInteractionsDataLoader", \
+assert type(exercise_model.train_dataloader()).__name__ == "ApproximateNegativeSamplingInteractionsDataLoader", (
     "exercise_model should train on the approximate loaders of section 2"
+)
 assert exercise_model.hparams.embedding_dim == TUNED.model["embedding_dim"], "use the tuned settings: **TUNED.model"
 assert exercise.shape == (2, 6), "one row per model, unmasked and masked metrics"
 print("all checks passed")

@@ -24,8 +24,10 @@ except importlib.metadata.PackageNotFoundError:
     source = wheels[-1] if wheels else "coursekit-recsys @ git+https://github.com/coursekit/coursekit"
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], capture_output=True, text=True)
     if pip.returncode != 0:
-        print("coursekit could not be installed: upload its wheel (coursekit_recsys-*.whl, from `make dist`) next to "
-              "this notebook and run this cell again, or run `pip install /path/to/a/clone` yourself.")
+        print(
+            "coursekit could not be installed: upload its wheel (coursekit_recsys-*.whl, from `make dist`) next to "
+            "this notebook and run this cell again, or run `pip install /path/to/a/clone` yourself."
+        )
 
 # %%
 import matplotlib.pyplot as plt
@@ -77,7 +79,10 @@ assert 180 in star_wars.index[1:6]  # Return of the Jedi
 
 # %% tags=["nbval-ignore-output"]
 for item_id in (0, 126):  # Toy Story (1995), The Godfather (1972)
-    print(with_titles(model.item_item_similarity(item_id).head(6), movies).to_string(float_format="{:.4f}".format), end="\n\n")
+    print(
+        with_titles(model.item_item_similarity(item_id).head(6), movies).to_string(float_format="{:.4f}".format),
+        end="\n\n",
+    )
 godfather = model.item_item_similarity(126).head(6)
 assert 186 in godfather.index  # The Godfather: Part II
 
@@ -209,7 +214,9 @@ assert lesson03_model.item_item_similarity(99).iloc[1:6].mean() > model.item_ite
 # %% tags=["check"]
 # Check your answer (it tests what your variables hold, not the numbers above).
 assert lesson03_model.hparams.embedding_dim == 10, "lesson03_model is lesson 03's 10-dimensional model"
-assert fargo.shape[0] == 5 and 99 not in lesson03_model.item_item_similarity(99).iloc[1:6].index, "five movies, Fargo left out"
+assert fargo.shape[0] == 5 and 99 not in lesson03_model.item_item_similarity(99).iloc[1:6].index, (
+    "five movies, Fargo left out"
+)
 print("all checks passed")
 
 # %% [markdown]

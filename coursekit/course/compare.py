@@ -61,9 +61,7 @@ def _deprecated_order(function: str, old: str, new: str) -> None:
     )
 
 
-def evaluate_model(
-    test_interactions: Any, model: Any, train_interactions: Any = None, k: int = 10
-) -> dict[str, float]:
+def evaluate_model(test_interactions: Any, model: Any, train_interactions: Any = None, k: int = 10) -> dict[str, float]:
     """MAP@k, MRR and AUC of ``model`` on ``test_interactions``, masking ``train_interactions`` items when given.
 
     Returns
@@ -74,7 +72,9 @@ def evaluate_model(
     from coursekit.metrics import auc, evaluate_in_batches, mapk, mrr
 
     if _is_model(test_interactions) and not _is_model(model):
-        _deprecated_order("evaluate_model", "model, validation, train", "(test_interactions, model, train_interactions)")
+        _deprecated_order(
+            "evaluate_model", "model, validation, train", "(test_interactions, model, train_interactions)"
+        )
         test_interactions, model = model, test_interactions
     k = check_int("k", k, minimum=1)
     values = evaluate_in_batches(
@@ -83,9 +83,7 @@ def evaluate_model(
     return dict(zip((f"MAP@{k}", *METRIC_NAMES[1:]), values))
 
 
-def compare_models(
-    test_interactions: Any, models: Any, train_interactions: Any = None, k: int = 10
-) -> pd.DataFrame:
+def compare_models(test_interactions: Any, models: Any, train_interactions: Any = None, k: int = 10) -> pd.DataFrame:
     """One row per model: its metrics unmasked and, with ``train_interactions``, masked.
 
     Parameters
@@ -105,7 +103,9 @@ def compare_models(
         Index: model names. Columns: two levels, ``("unmasked" | "masked", metric)``.
     """
     if isinstance(test_interactions, Mapping):
-        _deprecated_order("compare_models", "models, validation, train", "(test_interactions, models, train_interactions)")
+        _deprecated_order(
+            "compare_models", "models, validation, train", "(test_interactions, models, train_interactions)"
+        )
         test_interactions, models = models, test_interactions
     if not isinstance(models, Mapping) or len(models) == 0:
         raise ValueError(f"models must be a non-empty {{name: model}} mapping, got {models!r}")
@@ -124,7 +124,9 @@ def _row(test_interactions: Any, model: Any, train_interactions: Any, k: int) ->
     return row
 
 
-def popular_share(model: Any, train_interactions: Any = None, k: int = 10, head: int = 100, *, train: Any = None) -> float:
+def popular_share(
+    model: Any, train_interactions: Any = None, k: int = 10, head: int = 100, *, train: Any = None
+) -> float:
     """Share of the model's top-``k`` recommendations that are among the ``head`` most popular items.
 
     Recommendations leave out each user's training items, as a recommender would; every user
@@ -138,7 +140,9 @@ def popular_share(model: Any, train_interactions: Any = None, k: int = 10, head:
     from coursekit.ranking import item_popularity, top_k_items, top_k_unseen
 
     if train is not None:
-        warnings.warn("popular_share(train=...) is deprecated: use train_interactions=", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "popular_share(train=...) is deprecated: use train_interactions=", DeprecationWarning, stacklevel=2
+        )
         train_interactions = train if train_interactions is None else train_interactions
     if train_interactions is None:
         raise TypeError("popular_share needs train_interactions, the interactions the model was trained on")

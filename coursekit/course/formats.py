@@ -158,7 +158,9 @@ def _build_interactions(arrays: dict[str, np.ndarray], meta: dict, prefix: str) 
             )
     indices = arrays[prefix + "indices"]
     if indptr[0] != 0 or (np.diff(indptr) < 0).any():
-        raise ArtifactFormatError(f"array {prefix}indptr is not a valid CSR row pointer (must start at 0 and never decrease)")
+        raise ArtifactFormatError(
+            f"array {prefix}indptr is not a valid CSR row pointer (must start at 0 and never decrease)"
+        )
     if len(indices) and (indices.min() < 0 or indices.max() >= num_items):
         raise ArtifactFormatError(f"array {prefix}indices has item ids outside 0..{num_items - 1}")
     data = arrays[prefix + "data"]
@@ -201,7 +203,11 @@ def _read_npz(path: Path, spec: dict[str, Any]) -> dict[str, np.ndarray]:
             with archive.open(info) as stream:
                 try:
                     version = np.lib.format.read_magic(stream)
-                    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    read_header = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
                     found_shape, fortran, found_dtype = read_header(stream)
                 except ValueError as error:
                     raise ArtifactFormatError(f"member {member!r} has no valid array header ({error})") from error

@@ -66,7 +66,9 @@ def load_or_train_model(name: str, build: Callable[[], M], settings: Mapping[str
     return artifacts.load_or_build(name, lambda: build().eval(), settings)
 
 
-def train_tuned_model(train: Any, validation: Any = None, settings: Mapping[str, Any] | None = None, seed: int | None = None) -> Any:
+def train_tuned_model(
+    train: Any, validation: Any = None, settings: Mapping[str, Any] | None = None, seed: int | None = None
+) -> Any:
     """A ``MatrixFactorizationModel`` trained on ``train`` with ``settings`` (default: the TUNED recipe).
 
     ``settings`` holds model keywords and ``max_epochs`` (the old ``TUNED`` dict's shape). ``seed=None``

@@ -143,8 +143,14 @@ def plot_split_summary(
     ax.scatter(in_train[active], in_validation[active], s=8, alpha=0.35, color="tab:blue", linewidths=0)
     ratio = validation.num_interactions / train.num_interactions
     x_max = int(in_train.max())
-    ax.plot([0, x_max], [0, ratio * x_max], linestyle="--", color="tab:gray", linewidth=1,
-            label=f"validation / train overall: {ratio:.1%}")
+    ax.plot(
+        [0, x_max],
+        [0, ratio * x_max],
+        linestyle="--",
+        color="tab:gray",
+        linewidth=1,
+        label=f"validation / train overall: {ratio:.1%}",
+    )
     ax.legend(loc="upper left", fontsize=9)
     ax.set_xlabel("user's interactions in train")
     ax.set_ylabel("user's interactions in validation")
@@ -213,7 +219,9 @@ def plot_learning_rates(history: Any, ax: Axes | None = None) -> Axes:
     ax : matplotlib Axes, optional
         Where to draw.
     """
-    columns = [c for c in getattr(history, "columns", []) if c == "lr" or str(c).endswith("_lr") or str(c).startswith("lr_")]
+    columns = [
+        c for c in getattr(history, "columns", []) if c == "lr" or str(c).endswith("_lr") or str(c).startswith("lr_")
+    ]
     if "epoch" not in getattr(history, "columns", []) or not columns or len(history) == 0:
         raise ValueError("history must be a trainer.history DataFrame with an epoch column and learning-rate columns")
     ax = _axes(ax)
@@ -332,9 +340,7 @@ def project_2d(vectors: Any) -> np.ndarray:
     return centred @ (components * signs[:, None]).T
 
 
-def plot_item_embeddings(
-    model: Any, labels: Any = None, sizes: Any = None, ax: Axes | None = None
-) -> Axes:
+def plot_item_embeddings(model: Any, labels: Any = None, sizes: Any = None, ax: Axes | None = None) -> Axes:
     """Every item's embedding projected to 2-D with :func:`project_2d`, a few items labelled.
 
     Parameters

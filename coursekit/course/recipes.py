@@ -118,7 +118,9 @@ class Recipe:
         return model, trainer, seconds
 
 
-POPULARITY = Recipe("popularity", "PopularityModel: every user gets the items most users liked in train.", kind="popularity")
+POPULARITY = Recipe(
+    "popularity", "PopularityModel: every user gets the items most users liked in train.", kind="popularity"
+)
 
 LESSON03 = Recipe(
     "lesson03",

@@ -146,10 +146,12 @@ class RecommenderMixin:
         item = self._check_item(item_id)
         batch_size = check_int("batch_size", batch_size, minimum=1)
         with torch.no_grad():
-            column = torch.cat([
-                self.score_all_items(torch.arange(start, min(start + batch_size, self.num_users)))[:, item].cpu()
-                for start in range(0, self.num_users, batch_size)
-            ])
+            column = torch.cat(
+                [
+                    self.score_all_items(torch.arange(start, min(start + batch_size, self.num_users)))[:, item].cpu()
+                    for start in range(0, self.num_users, batch_size)
+                ]
+            )
         seen = self._seen_for_ranking(unseen_items_only)
         # The same ranking rule with users in the place of items: one row, the item's column.
         order = top_k_unseen(column[None], self.num_users, None if seen is None else seen.T.tocsr()[[item]])[0]
@@ -168,7 +170,9 @@ class RecommenderMixin:
         if exclude_seen is not None:
             warnings.warn(
                 "recommend(exclude_seen=...) is deprecated; use unseen_items_only=... (the flag of every "
-                "ranking method)", DeprecationWarning, stacklevel=2,
+                "ranking method)",
+                DeprecationWarning,
+                stacklevel=2,
             )
             if unseen_items_only is None:
                 unseen_items_only = exclude_seen
@@ -177,7 +181,8 @@ class RecommenderMixin:
                 "recommend() leaves out seen items by default for now, but will rank every item like "
                 "get_item_predictions (unseen_items_only=False, Collie's default); pass "
                 "unseen_items_only=True to keep leaving them out",
-                FutureWarning, stacklevel=2,
+                FutureWarning,
+                stacklevel=2,
             )
             unseen_items_only = True
         user = self._check_user(user_id)
@@ -288,9 +293,7 @@ def with_titles(data: pd.Series | pd.DataFrame, df_item: pd.DataFrame, id_offset
     title_column = next((c for c in ("movie_title", "title") if c in df_item.columns), None)
     if title_column is None or "item_id" not in df_item.columns:
         raise ValueError(f"df_item needs item_id and movie_title columns, got {list(df_item.columns)}")
-    titles = pd.Series(
-        df_item[title_column].to_numpy(), index=df_item["item_id"].to_numpy() - id_offset
-    )
+    titles = pd.Series(df_item[title_column].to_numpy(), index=df_item["item_id"].to_numpy() - id_offset)
     if isinstance(data, pd.Series):
         frame = data.to_frame(data.name or "value")
         ids = data.index.to_numpy()

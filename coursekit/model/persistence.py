@@ -132,8 +132,7 @@ def _check_sizes(cls: type, config: Any, payload: dict[str, Any], path: Any) -> 
         stored = tuple(state[name].shape) if name in state else None
         if stored != tuple(shape):
             raise ValueError(
-                f"{path} is damaged: its settings say {name} has shape {tuple(shape)} "
-                f"but the file stores {stored}"
+                f"{path} is damaged: its settings say {name} has shape {tuple(shape)} but the file stores {stored}"
             )
     seen = payload.get("seen")
     if seen is not None:
@@ -145,7 +144,8 @@ def _check_sizes(cls: type, config: Any, payload: dict[str, Any], path: Any) -> 
             and isinstance(seen.get("indices"), torch.Tensor)
             and seen["indptr"].shape == (users + 1,)
             and (len(seen["indices"]) == 0 or 0 <= int(seen["indices"].min()) <= int(seen["indices"].max()) < items)
-            and int(seen["indptr"][0]) == 0 and int(seen["indptr"][-1]) == len(seen["indices"])
+            and int(seen["indptr"][0]) == 0
+            and int(seen["indptr"][-1]) == len(seen["indices"])
             and bool((seen["indptr"].diff() >= 0).all())
         )
         if not ok:

@@ -106,8 +106,12 @@ class EpochProgressBar(ProgressBar):
             total = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else None
             # mininterval=0: redraw at every epoch however fast, so the output has one line per epoch.
             self._bar = tqdm(
-                total=total, initial=trainer.current_epoch, desc="training", unit="epoch",
-                file=sys.stdout, mininterval=0,
+                total=total,
+                initial=trainer.current_epoch,
+                desc="training",
+                unit="epoch",
+                file=sys.stdout,
+                mininterval=0,
             )
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

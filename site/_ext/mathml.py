@@ -24,7 +24,7 @@ def _mathml(latex: str, block: bool, node: nodes.Node) -> str:
         return latex2mathml.tex2mathml(latex, as_block=block)
     except Exception as error:  # the converter raises SyntaxError or ValueError on what it lacks
         logger.warning("cannot convert %r to MathML (%s); shown as LaTeX", latex, error, location=node)
-        return f"<code class=\"math-fallback\">{escape(latex)}</code>"
+        return f'<code class="math-fallback">{escape(latex)}</code>'
 
 
 def visit_math(self, node: nodes.math) -> None:
