@@ -25,8 +25,8 @@ PERTURBATIONS = {
     # Seen by the learning rates the training history prints (a 2 % change; the tolerance is 1 %).
     "default bias learning rate +2 %": (
         "coursekit/model/matrix_factorization.py",
-        "bias_lr: float = 1e-2",
-        "bias_lr: float = 1.02e-2",
+        "bias_lr: float | str = 1e-2",
+        "bias_lr: float | str = 1.02e-2",
     ),
     # Seen by the lesson's worked loss example (exact) and by the training losses.
     "hinge margin 1 -> 0.95": (
