@@ -9,12 +9,12 @@ order). ``TUNED`` here is the old dict (model keywords plus ``max_epochs``);
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
+from coursekit._deprecation import moved_names
 from coursekit.course import compare as _compare
 from coursekit.course.models import load_or_train_model, save_trained_model, train_tuned_model
 from coursekit.course.recipes import TUNED as _TUNED_RECIPE
@@ -60,10 +60,4 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        import importlib
-
-        warnings.warn(f"coursekit.compare.{name} moved to {_MOVED[name]}.{name}", DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module 'coursekit.compare' has no attribute {name!r}")
+__getattr__ = moved_names(__name__, _MOVED)

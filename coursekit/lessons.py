@@ -8,9 +8,7 @@ The names the lessons use (``implicit_movielens``, ``build_tutorial_split``, ``t
 
 from __future__ import annotations
 
-import warnings
-from typing import Any
-
+from coursekit._deprecation import moved_names
 from coursekit.course.artifacts import load_or_build, save_artifact
 from coursekit.course.data import build_tutorial_split, implicit_movielens, tutorial_split
 
@@ -25,10 +23,4 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        import importlib
-
-        warnings.warn(f"coursekit.lessons.{name} moved to {_MOVED[name]}.{name}", DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module 'coursekit.lessons' has no attribute {name!r}")
+__getattr__ = moved_names(__name__, _MOVED)
