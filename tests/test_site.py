@@ -82,6 +82,8 @@ def test_every_page_loads_cleanly_in_chromium(html, chromium):
         problems += [
             f"{name}: loads {url} from outside the site (it must work offline)" for url in page.external_requests
         ]
+        if page.overflow > 0:
+            problems.append(f"{name}: the page is {page.overflow} px wider than the window (wide outputs must scroll)")
         for image in page.images:
             images_seen += 1
             if image["width"] == 0 or image["height"] == 0:

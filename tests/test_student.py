@@ -154,6 +154,19 @@ def test_student_copies_of_the_real_lessons_hide_every_solution(tmp_path):
                 )
 
 
+def test_every_lesson_has_at_least_two_exercises_with_a_solution_and_a_check():
+    """Issue 15: two exercises per lesson, each a hidden solution code cell followed by its check cell."""
+    for lesson in notebooks.lessons():
+        notebook = jupytext.read(lesson)
+        kinds = [(cell.cell_type, student.tags(cell)) for cell in notebook.cells]
+        exercises = sum(
+            1
+            for (kind, tags), (_, next_tags) in zip(kinds, kinds[1:])
+            if kind == "code" and student.SOLUTION in tags and student.CHECK in next_tags
+        )
+        assert exercises >= 2, f"{lesson.name} has {exercises} exercise(s) with a solution cell followed by a check cell"
+
+
 @pytest.mark.course
 def test_check_cells_of_the_real_lessons_pass_against_their_solutions(tmp_path, monkeypatch, ml100k_path):
     """Each tagged lesson runs top to bottom in a kernel (its checks run after its solutions)."""

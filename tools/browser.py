@@ -52,6 +52,7 @@ INSPECT = """
                                   width: image.naturalWidth, height: image.naturalHeight})),
     links: [...document.querySelectorAll("a[href]")].map(a => a.href),
     height: Math.max(document.documentElement.scrollHeight, document.body.scrollHeight),
+    overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
   });
 })()
 """
@@ -75,6 +76,7 @@ class Page:
     images: list[dict] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
     height: int = 0
+    overflow: int = 0  # CSS pixels the page is wider than the window (0: nothing spills sideways)
     screenshot: bytes = b""
 
 
@@ -214,6 +216,7 @@ class Chromium:
             images=found["images"],
             links=found["links"],
             height=int(found["height"]),
+            overflow=int(found.get("overflow", 0)),
             screenshot=base64.b64decode(shot["data"]),
         )
         for event in events:

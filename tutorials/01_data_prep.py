@@ -76,8 +76,8 @@ print(movies[["item_id", "movie_title", "release_date", "Action", "Comedy", "Dra
 
 # %% [markdown]
 # **`u.user`** holds a little demographic information. The models in this course are purely
-# *collaborative*: they learn only from who interacted with what, so we will not use these
-# features, but it is good to know they exist.
+# *collaborative*: they learn only from who interacted with what; the demographics and the genres
+# come back in lessons 08 and 09, to help with movies and users the interactions say little about.
 
 # %%
 users = read_movielens_df_user()
@@ -287,7 +287,7 @@ path = save_artifact(interactions, "implicit_movielens")
 print(path.name)
 
 # %% [markdown]
-# ## Exercise
+# ## Exercise 1
 #
 # Be stricter: count only **5-star** ratings as positive. How many interactions, users and movies
 # remain? Does the filter of section 5 remove anyone now, and is the data denser or sparser?
@@ -314,8 +314,42 @@ assert 0 < strict_density < density, (
 )
 print("all checks passed")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Only about a fifth of the ratings are 5 stars, and now some users gave one or two: the filter
 # removes 69 users who would otherwise be impossible to evaluate. The matrix is sparser (about
 # 1.4 %), so each user offers less to learn from. The threshold is a modelling choice with a
 # price: a stricter notion of "liked" means cleaner positives but fewer of them.
+
+# %% [markdown]
+# ## Exercise 2
+#
+# Which movie do the most users *like* (4 or 5 stars)? Predict first: a 1990s hit or an older
+# classic? Then find out from `implicit`: store the movie's title in `most_liked_title` and the share
+# of the 942 users who liked it in `liked_share`. (Hint: `value_counts`, and `movies`, whose
+# `item_id` is one more than the ratings'.)
+
+# %% tags=["solution"]
+# Solution
+likes = implicit["item_id"].value_counts()
+most_liked = likes.index[0]
+most_liked_title = movies.loc[movies["item_id"] == most_liked + 1, "movie_title"].item()
+liked_share = likes.iloc[0] / implicit["user_id"].nunique()
+print(f"{most_liked_title}: liked by {likes.iloc[0]} users, {liked_share:.0%} of them")
+
+# %% tags=["check"]
+# Check your answer (it tests what your variables hold, not the numbers above).
+assert isinstance(most_liked_title, str), "most_liked_title should be a title (a string) from movies['movie_title']"
+(title_id,) = movies.loc[movies["movie_title"] == most_liked_title, "item_id"] - 1
+counts = implicit["item_id"].value_counts()
+assert counts.get(title_id, 0) == counts.max(), (
+    f"{most_liked_title!r} is liked by {counts.get(title_id, 0)} users; another movie has {counts.max()}"
+)
+assert abs(liked_share - counts.max() / implicit["user_id"].nunique()) < 1e-9, (
+    "liked_share is the number of users who liked it divided by the number of users in implicit"
+)
+print("all checks passed")
+
+# %% [markdown] tags=["solution"]
+# *Star Wars* (1977), liked by more than half of the users, ahead of 1990s hits like *Fargo*.
+# This one movie is the head of the long tail of section 3, and lesson 03's popularity baseline
+# recommends it to everyone who has not seen it yet.

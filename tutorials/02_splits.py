@@ -30,6 +30,7 @@ except importlib.metadata.PackageNotFoundError:
 
 # %%
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from coursekit.course import build_tutorial_split, implicit_movielens, load_or_build, plots, save_artifact, setup
@@ -175,7 +176,7 @@ path = save_artifact((train, validation), "tutorial_split")
 print(f"saved {path.name}: train {len(train):,}, validation {len(validation):,} interactions")
 
 # %% [markdown]
-# ## Exercise
+# ## Exercise 1
 #
 # Lesson 01 dropped users with fewer than 3 interactions, and on MovieLens with 4-star positives
 # that removed nobody. Now count only **5-star** ratings as positive
@@ -217,10 +218,56 @@ assert list(exercise.columns) == ["random", "stratified"], (
 assert exercise.loc["validation"].sum() > 0.15 * exercise.loc["train"].sum(), "hold out 20 %: test_p=0.2"
 print("all checks passed")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # 33 users liked a single movie. `stratified_split` refuses to split them, because one
 # interaction cannot be both learnt from and evaluated on; with `force_split=True` it keeps them
 # entirely in train (they are its 33 "users not in validation"). The random split splits them
 # anyway: a few users end up with *no* training data at all (a model knows nothing about them, yet
 # they are evaluated), and 144 users are never evaluated. Filtering light users first, as lesson 01
 # did, avoids both.
+
+# %% [markdown]
+# ## Exercise 2
+#
+# Section 5 promised that the temporal split never lets a model learn from a user's future. Check
+# the promise: for each user, compare the time of their **latest** training interaction with the
+# time of their **earliest** validation interaction, and count the users whose validation starts
+# *before* their training ends. Predict the count for the temporal and for the stratified split
+# first, then store them in `leaks_temporal` and `leaks_stratified`. (Each `Interactions` has
+# `users` and `timestamps` arrays; `pandas.Series.groupby(...).max()` does the per-user part.)
+
+
+# %% tags=["solution"]
+# Solution
+def users_seeing_the_future(train, validation):
+    """Users whose earliest validation interaction is older than their latest training interaction."""
+    latest_train = pd.Series(train.timestamps).groupby(train.users).max()
+    earliest_validation = pd.Series(validation.timestamps).groupby(validation.users).min()
+    return int((earliest_validation < latest_train.reindex(earliest_validation.index)).sum())
+
+
+leaks_temporal = users_seeing_the_future(temporal_train, temporal_validation)
+leaks_stratified = users_seeing_the_future(stratified_train, stratified_validation)
+print(
+    f"users whose validation starts before their training ends: temporal {leaks_temporal}, "
+    f"stratified {leaks_stratified} of {stratified_validation.mat.getnnz(axis=1).astype(bool).sum()}"
+)
+
+# %% tags=["check"]
+# Check your answer (it tests what your variables hold, not the numbers above).
+for name, value in [("leaks_temporal", leaks_temporal), ("leaks_stratified", leaks_stratified)]:
+    assert isinstance(value, (int, np.integer)) and 0 <= value <= interactions.num_users, (
+        f"{name} should be a count of users, got {value!r}"
+    )
+assert leaks_temporal == 0, "in a temporal split no validation interaction is older than the user's training ones"
+assert leaks_stratified > interactions.num_users // 2, (
+    "a stratified split draws validation interactions at random: most users have one older than their last training one"
+)
+print("all checks passed")
+
+# %% [markdown] tags=["solution"]
+# None for the temporal split, by construction, and most users for the stratified one: its
+# validation interactions are a random tenth of each user's history, so a model trained on it has
+# usually seen what the user did *after* the movies it is asked to rank. That is fine for comparing
+# models with each other (lessons 03–05), and optimistic for predicting the future, which lesson 06
+# measures.

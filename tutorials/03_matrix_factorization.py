@@ -311,7 +311,7 @@ path = save_trained_model(model, "mf_lesson03")
 print(f"saved {path.name}")
 
 # %% [markdown]
-# ## Exercise
+# ## Exercise 1
 #
 # The model above used the default loss, the adaptive hinge. Train the same model with
 # `loss="adaptive_bpr"` (BPR on the hardest of the 10 negatives) and compare the two in one table.
@@ -358,3 +358,54 @@ for metric in ("MAP@10", "MRR", "AUC"):
 # The difference on MAP@10 and MRR is several times its spread over seeds: here, the hinge really
 # is better at the top of the list. Do not turn this into a rule: which loss wins depends on the
 # data, the number of negatives and the learning rate.
+
+# %% [markdown]
+# ## Exercise 2
+#
+# Write a metric of your own. **Hit rate@10** is the share of users who find *at least one* of
+# their held-out movies in their top 10. Write `hit_rate(scores, targets, k=10)` with the signature
+# every coursekit metric has (`scores` a float tensor `[users, items]`, `targets` a bool tensor of
+# the same shape marking held-out movies; return one value per user), then pass it to
+# `evaluate_in_batches` with `precision` and `recall` for the model above, masked. Predict first:
+# can the hit rate ever be below precision@10 or recall@10? Store the three results in
+# `hit_rate_value`, `precision_value` and `recall_value`. (Hint: `scores.topk(k, dim=1).indices`
+# and `targets.gather`.)
+
+# %% tags=["solution", "approx-metrics"]
+# Solution
+from coursekit.metrics import precision, recall
+
+
+def hit_rate(scores, targets, k=10):
+    """1 for a user with a held-out movie among their k highest scores, else 0."""
+    top = scores.topk(k, dim=1).indices
+    return targets.gather(1, top).any(dim=1).double()
+
+
+hit_rate_value, precision_value, recall_value = evaluate_in_batches(
+    [hit_rate, precision, recall], validation, model, train_interactions=train
+)
+print(f"hit rate@10 {hit_rate_value:.4f}   precision@10 {precision_value:.4f}   recall@10 {recall_value:.4f}")
+
+# %% tags=["check"]
+# Check your answer (it tests what your variables hold, not the numbers above).
+toy_scores = torch.tensor([[0.9, 0.8, 0.7, 0.1], [0.1, 0.2, 0.3, 0.4]])
+toy_targets = torch.tensor([[False, False, True, False], [True, False, False, False]])
+toy = torch.as_tensor(hit_rate(toy_scores, toy_targets, k=2)).double()
+assert toy.shape == (2,), f"hit_rate should return one value per user (shape (2,)), got shape {tuple(toy.shape)}"
+assert toy.tolist() == [0.0, 0.0], "with k=2 neither toy user has a held-out movie among their 2 highest scores"
+assert torch.as_tensor(hit_rate(toy_scores, toy_targets, k=3)).double().tolist() == [1.0, 0.0], (
+    "with k=3 the first toy user's third movie is a hit"
+)
+assert 0 <= hit_rate_value <= 1, "hit_rate_value is a share of users"
+assert hit_rate_value >= max(precision_value, recall_value) - 1e-9, (
+    "a user without a hit has precision and recall 0, so the averages cannot exceed the hit rate"
+)
+print("all checks passed")
+
+# %% [markdown] tags=["solution"]
+# Never: a user with no hit scores 0 on all three, and a user with a hit scores 1 on the hit rate
+# but at most 1 on the others. So the hit rate is the most generous of the three, which is why it is
+# popular in papers; about two users in three find a liked movie in their top 10 here, yet on
+# average fewer than two of the ten slots are hits (precision). Which one to report depends on the
+# product: one good suggestion per screen (hit rate), or a whole list worth scrolling (precision).
