@@ -1,4 +1,5 @@
-"""The course's data sets: MovieLens 100K as implicit feedback, and the tutorial split of lessons 03+.
+"""The course's data sets: MovieLens 100K as implicit feedback, the tutorial split of lessons 03+,
+and the three-way splits of lesson 06 (train / validation / test, stratified and temporal).
 
 Both are registered artefacts (:mod:`coursekit.course.artifacts`): built once, saved with their
 settings, checked on every load, rebuilt when missing, damaged or built differently.
@@ -74,6 +75,49 @@ def tutorial_split() -> tuple[Interactions, Interactions]:
     return artifacts.load_or_build(TUTORIAL_SPLIT["name"], build_tutorial_split, TUTORIAL_SPLIT_SETTINGS)
 
 
+#: Lesson 06's protocol: 80 % train, 10 % validation (for choosing settings), 10 % test (touched once).
+#: Another seed than the tutorial split's, so the test part is not the validation part lessons 03-05 looked at.
+EVALUATION_SPLIT: dict[str, Any] = {"val_p": 0.1, "test_p": 0.1, "seed": 6}
+
+
+def evaluation_split_settings(kind: str = "stratified") -> dict[str, Any]:
+    """What an evaluation split artefact is keyed by: its data, its kind and its fractions."""
+    if kind not in ("stratified", "temporal"):
+        raise ValueError(f"kind must be 'stratified' or 'temporal', got {kind!r}")
+    settings = {"data": MOVIELENS_SETTINGS, "split": f"{kind}_split", **EVALUATION_SPLIT}
+    if kind == "temporal":
+        settings.pop("seed")  # a temporal split is decided by the timestamps alone
+    return settings
+
+
+def build_evaluation_split(kind: str = "stratified") -> tuple[Interactions, Interactions, Interactions]:
+    """``(train, validation, test)``: each user's interactions split 80/10/10, at random or by time.
+
+    ``kind='stratified'`` holds out a random ``ceil(10 %)`` of each user's interactions for test and
+    another for validation (``seed`` 6); ``kind='temporal'`` holds out each user's most recent 10 %
+    for test and the 10 % before those for validation.
+    """
+    from coursekit.cross_validation import stratified_split, temporal_split
+
+    settings = evaluation_split_settings(kind)
+    if kind == "temporal":
+        return temporal_split(implicit_movielens(), val_p=settings["val_p"], test_p=settings["test_p"])
+    return stratified_split(
+        implicit_movielens(), val_p=settings["val_p"], test_p=settings["test_p"], seed=settings["seed"]
+    )
+
+
+def evaluation_split(kind: str = "stratified") -> tuple[Interactions, Interactions, Interactions]:
+    """Lesson 06's ``(train, validation, test)`` split (see :func:`build_evaluation_split`), cached as an artefact."""
+    return artifacts.load_or_build(
+        f"evaluation_split_{kind}", lambda: build_evaluation_split(kind), evaluation_split_settings(kind)
+    )
+
+
 artifacts.register("implicit_movielens", implicit_movielens, MOVIELENS_SETTINGS)
+for _kind in ("stratified", "temporal"):
+    artifacts.register(
+        f"evaluation_split_{_kind}", lambda kind=_kind: build_evaluation_split(kind), evaluation_split_settings(_kind)
+    )
 # A lambda, so a test (or a teacher) replacing build_tutorial_split is what a rebuild calls.
 artifacts.register(TUTORIAL_SPLIT["name"], lambda: build_tutorial_split(), TUTORIAL_SPLIT_SETTINGS)
