@@ -506,7 +506,7 @@ print(paired.to_string())
 #
 # The tuned model is saved for lesson 05 (as `mf_tuned`), next to lesson 03's model.
 #
-# ## Exercise
+# ## Exercise 1
 #
 # Section 2 argued that approximate negatives are nearly free on accuracy. Check it for the tuned
 # settings: train `TUNED` with the approximate loaders of section 2 and compare it with the tuned
@@ -531,7 +531,7 @@ assert exercise_model.hparams.embedding_dim == TUNED.model["embedding_dim"], "us
 assert exercise.shape == (2, 6), "one row per model, unmasked and masked metrics"
 print("all checks passed")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Not free this time: with the tuned settings, approximate negatives cost about one and a half points
 # of masked MAP@10 in this run, more than ten times the tuned model's seed-to-seed spread (0.0015 in
 # section 8), so one seed is enough to see it. The tuned model is big and fits the training data
@@ -543,3 +543,53 @@ print("all checks passed")
 
 # %% tags=["nbval-ignore-output"]
 print(f"exact negatives: {seconds['tuned']:.1f} s   approximate negatives: {approximate_seconds:.1f} s")
+
+# %% [markdown]
+# ## Exercise 2
+#
+# Predict a learning-rate schedule before Lightning runs it. `ReduceLROnPlateau(patience=1)` keeps
+# the best monitored loss so far; an epoch *improves* when its loss is below `best * (1 - 1e-4)`;
+# after more than `patience` epochs in a row without improvement it cuts the rate (and starts
+# counting again). The cut applies from the next epoch on. Write
+# `first_reduced_epoch(val_losses, patience=1)`, returning the first epoch that runs at the reduced
+# rate (`None` if the rate is never cut), and apply it to the `val_loss` column of
+# `separate_trainer.history` (section 5). Store the result in `predicted_epoch`.
+
+
+# %% tags=["solution"]
+# Solution
+def first_reduced_epoch(val_losses, patience=1, threshold=1e-4):
+    """The epoch after the first one at which ReduceLROnPlateau (mode 'min', relative threshold) cuts."""
+    best, epochs_without_improvement = float("inf"), 0
+    for epoch, loss in enumerate(val_losses):
+        if loss < best * (1 - threshold):
+            best, epochs_without_improvement = loss, 0
+        else:
+            epochs_without_improvement += 1
+        if epochs_without_improvement > patience:
+            return epoch + 1
+    return None
+
+
+predicted_epoch = first_reduced_epoch(separate_trainer.history["val_loss"])
+print(f"predicted first epoch at the reduced rate: {predicted_epoch}")
+
+# %% tags=["check"]
+# Check your answer (it tests what your variables hold, not the numbers above).
+assert first_reduced_epoch([3.0, 2.0, 1.0, 1.0, 1.0]) == 5, (
+    "losses 3, 2, 1, 1, 1: epochs 3 and 4 do not improve, so the cut follows epoch 4 and epoch 5 runs reduced"
+)
+assert first_reduced_epoch([3.0, 2.0, 1.0, 0.5]) is None, "a loss that keeps falling is never cut"
+assert first_reduced_epoch([3.0, 3.0, 2.0, 2.0, 2.0], patience=2) is None, "patience=2 waits for three bad epochs"
+rates = separate_trainer.history["lr"]
+observed_epoch = int((rates < rates.iloc[0]).idxmax())
+assert predicted_epoch == observed_epoch, (
+    f"you predicted epoch {predicted_epoch}; the history's lr column first drops at epoch {observed_epoch}"
+)
+print("all checks passed")
+
+# %% [markdown] tags=["solution"]
+# The validation loss reached its best at epoch 3; epochs 4 and 5 did not beat it, so the cut came
+# after epoch 5 and epoch 6 was the first at the lower rate: the six full-rate epochs of section 5.
+# The rule only looks at the monitored numbers, which is why the choice of what to monitor matters
+# more than the scheduler.

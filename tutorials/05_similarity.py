@@ -190,7 +190,7 @@ assert abs(first_axis_vs_popularity) > 0.5
 # a slice of the 64; movies close on the map can still be far apart in the full space, so trust the
 # similarity lists over the picture.
 #
-# ## Exercise
+# ## Exercise 1
 #
 # Similarity depends on the model. Lesson 03 saved a smaller model (10-dimensional vectors,
 # trained with lesson 03's settings, the recipe `LESSON03` with seed 22) as `mf_lesson03`. Load it with
@@ -219,7 +219,42 @@ assert fargo.shape[0] == 5 and 99 not in lesson03_model.item_item_similarity(99)
 )
 print("all checks passed")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The lists overlap but are not the same, and the smaller model's similarities are higher: in 10
 # dimensions there is less room, so more movies end up pointing the same way, and popularity takes a larger share of
 # each vector. Neither list is "the" truth; each is one model's view of who liked what.
+
+# %% [markdown]
+# ## Exercise 2
+#
+# `item_item_similarity` is a few lines of linear algebra. Do them yourself: take the item vectors
+# of the 13 labelled movies of section 5 (`labelled`, rows of `model.item_embeddings.weight`),
+# scale each to length 1, and compute all their cosine similarities in one matrix product. Which two
+# *different* movies are most alike? Guess before you compute. Store their item ids in `pair` (a
+# tuple of two ids) and their similarity in `pair_similarity`.
+
+# %% tags=["solution", "nbval-ignore-output"]
+# Solution
+vectors = model.item_embeddings.weight.detach()[labelled]
+unit = vectors / vectors.norm(dim=1, keepdim=True)
+similarity = (unit @ unit.T).numpy()
+np.fill_diagonal(similarity, -np.inf)  # a movie is trivially most like itself
+first, second = np.unravel_index(similarity.argmax(), similarity.shape)
+pair, pair_similarity = (labelled[first], labelled[second]), float(similarity[first, second])
+print(f"{titles[pair[0]]} and {titles[pair[1]]}: cosine similarity {pair_similarity:.4f}")
+
+# %% tags=["check"]
+# Check your answer (it tests what your variables hold, not the numbers above).
+assert len(pair) == 2 and pair[0] != pair[1] and set(pair) <= set(labelled), "pair: two different labelled movies"
+library = model.item_item_similarity(int(pair[0]))
+assert abs(pair_similarity - library[int(pair[1])]) < 1e-4, (
+    f"item_item_similarity gives {library[int(pair[1])]:.4f} for this pair, you computed {pair_similarity:.4f}"
+)
+best = max(model.item_item_similarity(a)[[b for b in labelled if b != a]].max() for a in labelled)
+assert pair_similarity > best - 1e-4, f"another labelled pair is more alike (similarity {best:.4f})"
+print("all checks passed")
+
+# %% [markdown] tags=["solution"]
+# Look back at the map of section 5: the pair you found should sit close together there too, though
+# a 2-D map squeezes 64 dimensions and cannot keep every distance. Cosine similarity ignores the
+# vectors' lengths, so it compares *what* a movie is liked for, not how much.
