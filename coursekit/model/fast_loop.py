@@ -95,7 +95,9 @@ def fast_loop_blockers(trainer: Any, model: Any, fit_args: tuple[Any, ...], fit_
         reasons.append(f"{type(model).__name__} is not a MatrixFactorizationModel")
     else:
         cls = type(model)
-        overridden = [name for name in _LIGHTNING_HOOKS if getattr(cls, name) is not getattr(MatrixFactorizationModel, name)]
+        overridden = [
+            name for name in _LIGHTNING_HOOKS if getattr(cls, name) is not getattr(MatrixFactorizationModel, name)
+        ]
         if overridden:
             reasons.append(f"{cls.__name__} overrides {', '.join(overridden)}")
         loaders = [model._train_loader] + ([] if model._val_loader is None else [model._val_loader])
