@@ -184,22 +184,25 @@ def test_interactions_are_wrapped_in_exact_loaders():
     assert train.shuffle and not val.shuffle and train.batch_size == 64
 
 
-def test_one_forward_and_one_backward_per_batch():
+@pytest.mark.parametrize("fast", [True, False])
+def test_one_forward_and_one_backward_per_batch(fast):
     model = MatrixFactorizationModel(train=clustered(), embedding_dim=4, batch_size=100, seed=0)
     calls = {"scores": 0, "backward": 0, "hardest search": 0}
-    pair_scores, manual_backward = model._pair_scores, model.manual_backward
+    pair_scores, backward = model._pair_scores, model.backward
 
     def counting_scores(*args):
         # The adaptive loss first scores the negatives without a graph to find the hardest one.
         calls["scores" if torch.is_grad_enabled() else "hardest search"] += 1
         return pair_scores(*args)
 
-    def counting_backward(*args, **kwargs):
+    def counting_backward(*args, **kwargs):  # both loops backpropagate through the module's backward hook
         calls["backward"] += 1
-        return manual_backward(*args, **kwargs)
+        return backward(*args, **kwargs)
 
-    model._pair_scores, model.manual_backward = counting_scores, counting_backward
-    CourseTrainer(model, max_epochs=2, enable_progress_bar=False).fit(model)
+    model._pair_scores, model.backward = counting_scores, counting_backward
+    trainer = CourseTrainer(model, max_epochs=2, enable_progress_bar=False, fast=fast)
+    trainer.fit(model)
+    assert trainer.used_fast_loop is fast
     batches = 2 * len(model.train_dataloader())
     assert calls == {"scores": batches, "backward": batches, "hardest search": batches}
 

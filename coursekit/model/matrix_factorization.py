@@ -260,19 +260,31 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
         )
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        loss, size = self._batch_loss(batch)
         optimizers = self.optimizers()
-        optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+        loss, size = self._fit_batch(batch, optimizers if isinstance(optimizers, list) else [optimizers])
+        self._log_epoch_mean("train_loss", loss, size, batch_idx, self.trainer.num_training_batches)
+        return loss
+
+    def _fit_batch(
+        self, batch: Any, optimizers: list[Any], backward: Callable[[torch.Tensor], None] | None = None
+    ) -> tuple[torch.Tensor, int]:
+        """One training step on ``batch`` (loss, backward, every optimizer steps); returns ``(loss, batch size)``.
+
+        Shared by ``training_step`` (Lightning's optimizer wrappers, ``manual_backward``) and
+        :func:`coursekit.model.fast_loop.fit_epochs` (the plain optimizers, the module's ``backward``,
+        which is what ``manual_backward`` calls in the end).
+        """
+        loss, size = self._batch_loss(batch)
         for optimizer in optimizers:
             optimizer.zero_grad()
-        self.manual_backward(loss)
+        (self.manual_backward if backward is None else backward)(loss)
         # Row-sparse optimizers update the rows the loss read (with an adaptive loss: the positive and
         # the hardest negative, as SparseAdam's sparse gradients would hold), not every sampled row.
         rows = {"rows": self.factorization.rows_used(*self._graph_rows)}
         for optimizer in optimizers:
-            optimizer.step(**(rows if isinstance(optimizer.optimizer, RowSparseOptimizer) else {}))
-        self._log_epoch_mean("train_loss", loss, size, batch_idx, self.trainer.num_training_batches)
-        return loss
+            plain = getattr(optimizer, "optimizer", optimizer)  # Lightning wraps each optimizer
+            optimizer.step(**(rows if isinstance(plain, RowSparseOptimizer) else {}))
+        return loss, size
 
     def validation_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         loss, size = self._batch_loss(batch)
@@ -291,12 +303,17 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
         if not math.isfinite(num_batches):  # a loader without len(): log every batch
             log(loss, batch_size=size)
             return
+        total, count = self._add_to_epoch_sum(name, loss, size, batch_idx)
+        if batch_idx + 1 >= num_batches:
+            log(total / count, batch_size=1)
+
+    def _add_to_epoch_sum(self, name: str, loss: torch.Tensor, size: int, batch_idx: int) -> tuple[torch.Tensor, int]:
+        """Add batch ``batch_idx``'s ``loss * size`` to this epoch's sum for ``name``; return ``(sum, count)``."""
         if batch_idx == 0 or name not in self._loss_sums:
             self._loss_sums[name] = (torch.zeros(()), 0)
         total, count = self._loss_sums[name]
-        self._loss_sums[name] = total = (total + loss.detach().cpu() * size, count + size)
-        if batch_idx + 1 >= num_batches:
-            log(total[0] / total[1], batch_size=1)
+        self._loss_sums[name] = (total + loss.detach().cpu() * size, count + size)
+        return self._loss_sums[name]
 
     def on_fit_start(self) -> None:
         # Lightning keeps the mode it finds; lessons call model.eval() to predict, then train again.
@@ -305,11 +322,14 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
     def on_train_epoch_end(self) -> None:
         # Manual optimization leaves schedulers to us: step each on this epoch's monitored loss.
         schedulers = self.lr_schedulers()
-        if schedulers is None:
-            return
+        if schedulers is not None:
+            self._step_schedulers(schedulers if isinstance(schedulers, list) else [schedulers])
+
+    def _step_schedulers(self, schedulers: list[Any]) -> None:
+        """Step each scheduler once; a plateau scheduler on ``val_loss`` (``train_loss`` without validation data)."""
         metrics = self.trainer.callback_metrics
         monitored = metrics.get("val_loss", metrics.get("train_loss"))
-        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
+        for scheduler in schedulers:
             if isinstance(scheduler, ReduceLROnPlateau):
                 if monitored is not None:
                     scheduler.step(float(monitored))

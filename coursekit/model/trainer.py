@@ -18,6 +18,8 @@ from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.callbacks.progress import ProgressBar
 from tqdm import tqdm
 
+from coursekit.model.fast_loop import fast_loop_blockers, fit_epochs
+
 # Lightning announces hardware ("GPU available: False ...") at INFO on these loggers.
 LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric")
 
@@ -155,6 +157,13 @@ class CourseTrainer(pl.Trainer):
         ``trainer.max_epochs = 20`` and call ``fit(model)`` again to continue for ten more epochs.
     deterministic
         Use deterministic algorithms, so a seeded run repeats exactly.
+    fast
+        Train a ``MatrixFactorizationModel`` with a plain loop (:mod:`coursekit.model.fast_loop`)
+        instead of Lightning's when nothing needs Lightning's per-batch hooks: the same numbers,
+        bit for bit on the CPU, in less time. Any callback, logger, strategy or keyword the loop
+        does not reproduce (gradient clipping, batch limits, ...) means Lightning's loop; after
+        ``fit``, ``used_fast_loop`` says which ran and ``fast_loop_blockers`` why not the fast one.
+        ``fast=False``: always Lightning's loop.
 
     Notes
     -----
@@ -166,10 +175,19 @@ class CourseTrainer(pl.Trainer):
     """
 
     def __init__(
-        self, model: pl.LightningModule | None = None, max_epochs: int = 10, deterministic: bool = True, **kwargs: Any
+        self,
+        model: pl.LightningModule | None = None,
+        max_epochs: int = 10,
+        deterministic: bool = True,
+        fast: bool = True,
+        **kwargs: Any,
     ) -> None:
         if model is not None and not isinstance(model, pl.LightningModule):
             raise TypeError(f"model must be a LightningModule (or None), got {type(model).__name__}")
+        self.fast = bool(fast)
+        self.trainer_keywords = frozenset(kwargs)  # what fast_loop_blockers checks
+        self.used_fast_loop: bool | None = None  # set by fit
+        self.fast_loop_blockers: list[str] = []
         self.history_callback = History()
         callbacks = kwargs.pop("callbacks", None) or []
         callbacks = [callbacks] if isinstance(callbacks, Callback) else list(callbacks)
@@ -226,9 +244,15 @@ class CourseTrainer(pl.Trainer):
         ax.legend()
         return ax
 
-    # Lightning logs its hardware and rank messages when a run starts, not only at construction.
-    def fit(self, *args: Any, **kwargs: Any) -> None:
-        return self._run_quietly(super().fit, *args, **kwargs)
+    def fit(self, model: pl.LightningModule, *args: Any, **kwargs: Any) -> None:
+        """Train ``model`` (Lightning's ``fit``; with the fast loop when it can, see ``fast``)."""
+        given = {key: value for key, value in kwargs.items() if value is not None}
+        self.fast_loop_blockers = fast_loop_blockers(self, model, args, given)
+        self.used_fast_loop = not self.fast_loop_blockers
+        if self.used_fast_loop:
+            return self._run_quietly(fit_epochs, self, model)
+        # Lightning logs its hardware and rank messages when a run starts, not only at construction.
+        return self._run_quietly(super().fit, model, *args, **kwargs)
 
     def validate(self, *args: Any, **kwargs: Any) -> Any:
         return self._run_quietly(super().validate, *args, **kwargs)
@@ -248,7 +272,7 @@ class CourseTrainer(pl.Trainer):
         try:
             with quiet_lightning():
                 return run(*args, **kwargs)
-        except SystemExit:
+        except (SystemExit, KeyboardInterrupt):  # SystemExit from Lightning, KeyboardInterrupt from the fast loop
             if not self.interrupted:
                 raise
             warnings.warn(
