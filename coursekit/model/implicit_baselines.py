@@ -229,7 +229,7 @@ class ImplicitBPRModel(_FactorModel):
         self,
         train: Any = None,
         factors: int = 64,
-        learning_rate: float = 0.05,
+        learning_rate: float = 0.01,
         regularization: float = 0.01,
         iterations: int = 100,
         seed: int = 22,
