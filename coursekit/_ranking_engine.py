@@ -475,11 +475,14 @@ def evaluate(
     logger: Any = None,
     progress: bool = True,
     built_ins: dict[Any, str] | None = None,
-) -> list[float]:
+    per_user: bool = False,
+) -> Any:
     """The loop behind :func:`coursekit.metrics.evaluate_in_batches` (documented there).
 
     ``built_ins`` maps the public metric definitions to names in ``FACT_METRICS``: those metrics
     share one ``_BatchFacts`` per batch; any other callable gets ``(scores, targets)``.
+    With ``per_user``, returns ``(users, values)`` instead: the evaluated user ids ``[U]`` and the
+    per-user values ``[len(metric_list), U]`` whose row means are the usual results.
     """
     if isinstance(metric_list, (str, bytes)) or not isinstance(metric_list, Sequence):
         if callable(metric_list):
@@ -526,7 +529,7 @@ def evaluate(
     device = _model_device(model)
 
     # One value per (metric, user), summed in user order at the end: the result does not depend on batching.
-    per_user = np.zeros((len(metrics), len(users)))
+    values_of = np.zeros((len(metrics), len(users)))
     # One [B, I] score buffer for every batch (200 MB for 1024 users x 50k items): a fresh tensor per
     # batch spent most of score_all_items in page faults. Models whose score_all_items takes out=
     # write into it; the others' scores are copied in, so a cached tensor is never modified in place.
@@ -562,18 +565,28 @@ def evaluate(
                 facts = _BatchFacts(scores, rows[unmasked], cols[unmasked], n_masked=n_masked if finite else None)
                 for index in fast:
                     metric, metric_k = built_in[index]
-                    per_user[index, positions] = metric(facts, metric_k).cpu().numpy()
+                    values_of[index, positions] = metric(facts, metric_k).cpu().numpy()
             if generic:
                 targets = torch.zeros(scores.shape, dtype=torch.bool, device=scores.device)
                 targets[rows, cols] = True
                 for index in generic:
                     values = torch.as_tensor(metrics[index](scores, targets)).to(torch.float64).cpu()
                     if values.shape == (len(batch_users),):
-                        per_user[index, positions] = values.numpy()
+                        values_of[index, positions] = values.numpy()
+                    elif per_user:
+                        raise ValueError(
+                            f"per-user values need one value per user from every metric, but "
+                            f"{_metric_name(metric_list[index])} returned shape {tuple(values.shape)} for "
+                            f"{len(batch_users)} users"
+                        )
                     else:  # not one value per user: only its sum counts, as before
-                        per_user[index, positions[0]] += float(values.sum())
+                        values_of[index, positions[0]] += float(values.sum())
 
-    results = [float(total) / len(users) for total in per_user.sum(axis=1)]
+    if per_user:
+        return users, values_of
+    # Each metric's row summed on its own (a contiguous 1-D sum): the mean of the per-user values
+    # that evaluate(per_user=True) returns is then exactly this number.
+    results = [float(row.sum()) / len(users) for row in values_of]
     if logger is not None:
         logger.log_metrics({_metric_name(metric): value for metric, value in zip(metric_list, results)})
     return results

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import pandas as pd
 import torch
 
 from coursekit import _ranking_engine
@@ -47,7 +48,18 @@ from coursekit._checks import check_int
 
 Metric = Callable[..., torch.Tensor]
 
-__all__ = ["mapk", "mrr", "auc", "ndcg", "precision", "recall", "rmse", "mae", "evaluate_in_batches"]
+__all__ = [
+    "mapk",
+    "mrr",
+    "auc",
+    "ndcg",
+    "precision",
+    "recall",
+    "rmse",
+    "mae",
+    "evaluate_in_batches",
+    "per_user_metrics",
+]
 
 
 # --------------------------------------------------------------------------- the pieces every ranking metric uses
@@ -196,7 +208,8 @@ def evaluate_in_batches(
     train_interactions: Any = None,
     logger: Any = None,
     progress: bool = True,
-) -> list[float]:
+    per_user: bool = False,
+) -> list[float] | pd.DataFrame:
     """Evaluate ``model`` on held-out interactions, ``batch_size`` users at a time.
 
     For each batch of users, ``model.score_all_items`` scores every item (under
@@ -231,17 +244,31 @@ def evaluate_in_batches(
         A Lightning-style logger; if given, ``logger.log_metrics({name: value})`` is called.
     progress : bool, default True
         Show a tqdm progress bar (only when there are several batches).
+    per_user : bool, default False
+        Return every evaluated user's values instead of their means: the DataFrame of
+        :func:`per_user_metrics` (``logger`` is then not called).
 
     Returns
     -------
     list of float
-        One value per metric, in ``metric_list`` order.
+        One value per metric, in ``metric_list`` order (with ``per_user``: a DataFrame, see
+        :func:`per_user_metrics`).
 
     Examples
     --------
     >>> scores = evaluate_in_batches([mapk, mrr, auc], test_interactions, model)  # doctest: +SKIP
     >>> mapk_score, mrr_score, auc_score = scores  # doctest: +SKIP
     """
+    if per_user:
+        return per_user_metrics(
+            metric_list,
+            test_interactions,
+            model,
+            k=k,
+            train_interactions=train_interactions,
+            batch_size=batch_size,
+            progress=progress,
+        )
     return _ranking_engine.evaluate(
         metric_list,
         test_interactions,
@@ -253,3 +280,65 @@ def evaluate_in_batches(
         progress=progress,
         built_ins=_BUILT_INS,
     )
+
+
+def per_user_metrics(
+    metric_list: Sequence[Metric],
+    test_interactions: Any,
+    model: Any,
+    k: int = 10,
+    train_interactions: Any = None,
+    batch_size: int = 1024,
+    progress: bool = False,
+    names: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Every evaluated user's metric values: what :func:`evaluate_in_batches` averages.
+
+    Same engine, same arguments and same users (those with at least one test interaction), so
+    the mean of each column is exactly the value ``evaluate_in_batches`` returns for it. Per-user
+    values are what a confidence interval over users (:mod:`coursekit.intervals`) resamples.
+    A metric outside this module must return one value per user.
+
+    Parameters
+    ----------
+    metric_list, test_interactions, model, k, train_interactions, batch_size, progress
+        As in :func:`evaluate_in_batches` (``progress`` is off by default here).
+    names : sequence of str, optional
+        Column names, one per metric. Default: each metric's function name (``"mapk"``,
+        ``"mrr"``, ...), with ``"_2"``, ``"_3"`` ... appended to repeated names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``user_id`` (ascending), one float64 column per metric, in ``metric_list`` order.
+
+    Examples
+    --------
+    >>> table = per_user_metrics([mapk, mrr, auc], test, model, train_interactions=train)  # doctest: +SKIP
+    >>> table["mapk"].mean()  # == evaluate_in_batches([mapk], test, model, train_interactions=train)[0]  # doctest: +SKIP
+    """
+    users, values = _ranking_engine.evaluate(
+        metric_list,
+        test_interactions,
+        model,
+        k=k,
+        batch_size=batch_size,
+        train_interactions=train_interactions,
+        progress=progress,
+        built_ins=_BUILT_INS,
+        per_user=True,
+    )
+    if names is None:
+        bases = [_ranking_engine._metric_name(metric) for metric in metric_list]
+        columns = [
+            name if bases[:i].count(name) == 0 else f"{name}_{bases[:i].count(name) + 1}"
+            for i, name in enumerate(bases)
+        ]
+    else:
+        if isinstance(names, (str, bytes)) or len(names) != len(metric_list):
+            raise ValueError(f"names must give one column name per metric ({len(metric_list)}), got {names!r}")
+        columns = [str(name) for name in names]
+        if len(set(columns)) != len(columns):
+            raise ValueError(f"names must be distinct, got {list(names)}")
+    # One contiguous row per metric becomes one column: its mean sums the same numbers in the same order.
+    return pd.DataFrame(dict(zip(columns, values)), index=pd.Index(users, name="user_id"))

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from coursekit.cross_validation import stratified_split, temporal_split
 from coursekit.interactions import Interactions, InteractionsDataLoader
-from coursekit.model import CourseTrainer, MatrixFactorizationModel, PopularityModel, load_model
+from coursekit.model import CourseTrainer, ItemKNNModel, MatrixFactorizationModel, PopularityModel, load_model
 from tests.contracts import (
     ModelContract,
     clustered_split,
@@ -77,6 +77,42 @@ class TestPopularityContract(ModelContract):
         # which is what the behaviour test would catch in a model that only learned popularity.
         train, test = clustered_split()
         assert withheld_auc(PopularityModel(train), train, test) < 0.7
+
+
+class TestItemKNNContract(ModelContract):
+    """Item-kNN learns the planted tastes from co-occurrences alone (nothing to train)."""
+
+    def make_model(self, interactions, tmp_path):
+        return ItemKNNModel(interactions, neighbours=10)
+
+
+class TestLoadedItemKNNContract(ModelContract):
+    """An ItemKNNModel after save_model / load_model (its similarities and histories are buffers)."""
+
+    def make_model(self, interactions, tmp_path):
+        return load_model(ItemKNNModel(interactions, neighbours=10, shrinkage=1.0).save_model(tmp_path / "knn.pt"))
+
+
+class TestImplicitALSContract(ModelContract):
+    def make_model(self, interactions, tmp_path):
+        pytest.importorskip("implicit")
+        from coursekit.model import ImplicitALSModel
+
+        return ImplicitALSModel(interactions, factors=8, iterations=5, seed=0)
+
+
+class TestImplicitBPRContract(ModelContract):
+    def make_model(self, interactions, tmp_path):
+        pytest.importorskip("implicit")
+        from coursekit.model import ImplicitBPRModel
+
+        return ImplicitBPRModel(interactions, factors=8, iterations=20, seed=0)
+
+    def fit_model(self, train, tmp_path):
+        pytest.importorskip("implicit")
+        from coursekit.model import ImplicitBPRModel
+
+        return ImplicitBPRModel(train, factors=8, learning_rate=0.05, iterations=200, seed=0)
 
 
 class TestLoadedMatrixFactorizationContract(ModelContract):

@@ -11,6 +11,7 @@ module              what it holds
 ``models``          trained models as artefacts (``load_or_train``, ``mf_lesson03``, ``mf_tuned``)
 ``training``        ``fit_timed()``
 ``compare``         evaluation tables, ``popular_share``, studies over seeds, paired comparisons
+``search``          ``random_search()`` over a recipe's settings, scored on validation data
 ``plots``           the lessons' matplotlib figures
 ==================  ===========================================================================
 
@@ -28,6 +29,7 @@ from coursekit.course.compare import (
 from coursekit.course.data import build_tutorial_split, evaluation_split, implicit_movielens, tutorial_split
 from coursekit.course.models import load_or_train, load_or_train_model, save_trained_model
 from coursekit.course.recipes import RECIPES, TUNED, Recipe, get_recipe
+from coursekit.course.search import SearchResult, random_search
 from coursekit.course.session import reset, setup
 from coursekit.course.training import fit_timed
 
@@ -36,6 +38,7 @@ __all__ = [
     "TUNED",
     "ArtifactError",
     "Recipe",
+    "SearchResult",
     "build_tutorial_split",
     "evaluation_split",
     "compare_models",
@@ -49,6 +52,7 @@ __all__ = [
     "load_or_train_model",
     "paired_comparison",
     "popular_share",
+    "random_search",
     "reset",
     "save_artifact",
     "save_trained_model",

@@ -134,10 +134,9 @@ def popular_share(
     the lower item id). 1.0 means every list is made of blockbusters only; even
     ``PopularityModel`` scores below 1.0 when users have already seen much of the head,
     since seen items are left out. (``train=`` is the old name of ``train_interactions``.)
+    The library's :func:`coursekit.catalogue.popular_share` computes it.
     """
-    import torch
-
-    from coursekit.ranking import item_popularity, top_k_items, top_k_unseen
+    from coursekit import catalogue
 
     if train is not None:
         warnings.warn(
@@ -146,19 +145,7 @@ def popular_share(
         train_interactions = train if train_interactions is None else train_interactions
     if train_interactions is None:
         raise TypeError("popular_share needs train_interactions, the interactions the model was trained on")
-    k = check_int("k", k, minimum=1)
-    head = check_int("head", head, minimum=1)
-    mat = train_interactions.mat.tocsr()
-    if (model.num_users, model.num_items) != mat.shape:
-        raise ValueError(
-            f"model is {model.num_users}x{model.num_items} but train_interactions is {mat.shape[0]}x{mat.shape[1]}"
-        )
-    popular = top_k_items(torch.as_tensor(item_popularity(mat))[None], head)[0].numpy()
-    users = np.flatnonzero(np.diff(mat.indptr) > 0)
-    with torch.no_grad():
-        scores = model.score_all_items(torch.as_tensor(users, dtype=torch.int64))
-    recommended = np.concatenate(top_k_unseen(scores, k, seen=mat, users=users))
-    return float(np.isin(recommended, popular).mean())
+    return catalogue.popular_share(model, train_interactions, k=k, head=head)
 
 
 # -- over seeds -----------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Recommender models, the course trainer, and saving/loading trained models."""
 
 from coursekit.model.base import RecommenderMixin, with_titles
+from coursekit.model.implicit_baselines import ImplicitALSModel, ImplicitBPRModel, implicit_available
+from coursekit.model.item_knn import ItemKNNModel
 from coursekit.model.matrix_factorization import MatrixFactorizationModel
 from coursekit.model.persistence import load_model, save_model
 from coursekit.model.popularity import PopularityModel
@@ -9,9 +11,13 @@ from coursekit.model.trainer import CourseTrainer, History
 __all__ = [
     "CourseTrainer",
     "History",
+    "ImplicitALSModel",
+    "ImplicitBPRModel",
+    "ItemKNNModel",
     "MatrixFactorizationModel",
     "PopularityModel",
     "RecommenderMixin",
+    "implicit_available",
     "load_model",
     "save_model",
     "with_titles",
