@@ -1,6 +1,7 @@
 """Recommender models, the course trainer, and saving/loading trained models."""
 
 from coursekit.model.base import RecommenderMixin, with_titles
+from coursekit.model.explicit_factorization import ExplicitMatrixFactorizationModel
 from coursekit.model.matrix_factorization import MatrixFactorizationModel
 from coursekit.model.persistence import load_model, save_model
 from coursekit.model.popularity import PopularityModel
@@ -8,6 +9,7 @@ from coursekit.model.trainer import CourseTrainer, History
 
 __all__ = [
     "CourseTrainer",
+    "ExplicitMatrixFactorizationModel",
     "History",
     "MatrixFactorizationModel",
     "PopularityModel",
