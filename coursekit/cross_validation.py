@@ -124,7 +124,8 @@ def _split_by_rank(interactions, order, val_p, test_p, force_split) -> tuple[Int
 def _check_parts(interactions: Interactions, val_p: float, test_p: float) -> tuple[float, float]:
     if not isinstance(interactions, (Interactions, ExplicitInteractions)):
         raise TypeError(
-            f"interactions must be coursekit Interactions or ExplicitInteractions, got {type(interactions).__name__}"
+            f"interactions must be coursekit Interactions, got {type(interactions).__name__}; build Interactions "
+            "(or ExplicitInteractions, for ratings) from its columns"
         )
     test_p = check_fraction("test_p", test_p)
     val_p = check_fraction("val_p", val_p, allow_zero=True)
