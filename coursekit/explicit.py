@@ -269,6 +269,7 @@ class ExplicitInteractionsDataLoader(_InteractionsLoader):
                 f"interactions must be ExplicitInteractions, got {type(interactions).__name__} "
                 "(for implicit Interactions use InteractionsDataLoader)"
             )
+        # BatchLoader's settings; _InteractionsLoader's own __init__ checks for negatives these batches lack.
         super(_InteractionsLoader, self).__init__(batch_size, shuffle, drop_last, seed)
         self.interactions = interactions
         self._users, self._items = interactions.users, interactions.items

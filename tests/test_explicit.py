@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -187,7 +189,8 @@ def test_mse_model_learns_a_planted_low_rank_structure(planted):
 
 
 def test_predictions_stay_in_y_range_and_rank_like_the_raw_score(planted):
-    train, _, model = planted
+    train, _, trained = planted
+    model = copy.deepcopy(trained)  # the fixture stays as trained
     with torch.no_grad():  # push the scores far beyond the scale: the sigmoid still bounds them
         model.item_biases.weight.mul_(50)
     users = torch.arange(train.num_users)
@@ -290,3 +293,19 @@ def test_the_lesson_split_is_collies(ml100k_path, tmp_path, monkeypatch):
     assert (train.num_users, train.num_items) == (943, 1682) and train.rating_range == (1.0, 5.0)
     assert set(np.unique(test.ratings).tolist()) == {1.0, 2.0, 3.0, 4.0, 5.0}
     assert (tmp_path / "artifacts" / "explicit_split.npz").exists()
+
+
+def test_a_lightning_checkpoint_rebuilds_the_model(planted, tmp_path):
+    train, test, trained = planted
+    model = copy.deepcopy(trained)
+    trainer = CourseTrainer(model, max_epochs=1, enable_progress_bar=False)
+    trainer.fit(model)
+    trainer.save_checkpoint(tmp_path / "explicit.ckpt")
+    # Plain hparams (weights_only loads them); the data comes back as an argument, as for the implicit model.
+    restored = ExplicitMatrixFactorizationModel.load_from_checkpoint(
+        tmp_path / "explicit.ckpt", train=train, weights_only=True
+    )
+    assert restored.y_range == (1.0, 5.0)
+    assert evaluate_explicit(test, restored.eval()) == evaluate_explicit(test, model.eval())
+    with pytest.raises(ValueError, match="loss='mse' only"):
+        ExplicitMatrixFactorizationModel(train, loss="hinge")

@@ -44,6 +44,8 @@ class ExplicitMatrixFactorizationModel(MatrixFactorizationModel):
         ``y_range``). ``None``: the score itself is the prediction.
     embedding_dim, dropout_p, sparse, lr, bias_lr, lr_scheduler_func, weight_decay, optimizer, bias_optimizer, batch_size, seed, num_users, num_items
         As in :class:`coursekit.model.MatrixFactorizationModel` (``batch_size``: ratings per batch).
+    loss
+        Always ``'mse'`` (the name is accepted so saved settings and checkpoints rebuild the model).
     """
 
     def __init__(
@@ -65,7 +67,10 @@ class ExplicitMatrixFactorizationModel(MatrixFactorizationModel):
         *,
         num_users: int | None = None,
         num_items: int | None = None,
+        loss: str = "mse",
     ) -> None:
+        if loss != "mse":  # accepted so a Lightning checkpoint's hparams rebuild the model
+            raise ValueError(f"ExplicitMatrixFactorizationModel trains with loss='mse' only, got {loss!r}")
         for name, data in (("train", train), ("val", val)):
             if data is not None and not isinstance(getattr(data, "interactions", data), ExplicitInteractions):
                 raise TypeError(
@@ -148,9 +153,7 @@ class ExplicitMatrixFactorizationModel(MatrixFactorizationModel):
     # -- persistence -----------------------------------------------------------------------------
 
     def _config(self) -> dict[str, Any]:
-        config = super()._config()
-        config.pop("loss")  # always MSE
-        return config
+        return {**super()._config(), "loss": "mse"}  # the parent maps names it does not know to 'hinge'
 
     def __repr__(self) -> str:
         return (
