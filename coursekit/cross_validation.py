@@ -14,6 +14,9 @@ they hold exactly the input interactions.
 
 ``seed`` decides the split only (``None``: one draw from torch's global RNG); the parts carry no
 seed, since ``Interactions`` holds no random state: the loaders draw the negatives.
+
+:class:`coursekit.explicit.ExplicitInteractions` split the same way; each part keeps its ratings
+(aligned with its users and items) and rating range.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 
 from coursekit._checks import check_fraction, default_seed
 from coursekit._sorting import lexsort_order
+from coursekit.explicit import ExplicitInteractions
 from coursekit.interactions import Interactions
 
 
@@ -118,8 +122,11 @@ def _split_by_rank(interactions, order, val_p, test_p, force_split) -> tuple[Int
 
 
 def _check_parts(interactions: Interactions, val_p: float, test_p: float) -> tuple[float, float]:
-    if not isinstance(interactions, Interactions):
-        raise TypeError(f"interactions must be coursekit Interactions, got {type(interactions).__name__}")
+    if not isinstance(interactions, (Interactions, ExplicitInteractions)):
+        raise TypeError(
+            f"interactions must be coursekit Interactions, got {type(interactions).__name__}; build Interactions "
+            "(or ExplicitInteractions, for ratings) from its columns"
+        )
     test_p = check_fraction("test_p", test_p)
     val_p = check_fraction("val_p", val_p, allow_zero=True)
     if val_p + test_p >= 1:
@@ -136,6 +143,9 @@ def _parts(interactions: Interactions, part: np.ndarray, with_val: bool) -> tupl
         keep = part == which
         if not keep.any():
             raise ValueError(f"the split left the {('train', 'validation', 'test')[which]} part empty")
+        if isinstance(interactions, ExplicitInteractions):  # the same ratings, checks and scale
+            result.append(interactions._subset(keep))
+            continue
         result.append(
             Interactions(
                 users=users[keep],

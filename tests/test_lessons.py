@@ -117,6 +117,7 @@ LESSON_IMPORTS = {
         "seed_study",
         "load_or_train",
         "TUNED",
+        "explicit_split",
     ],
     "coursekit.course.compare": ["PairedComparison"],
     "coursekit.course.recipes": [
@@ -125,6 +126,7 @@ LESSON_IMPORTS = {
         "CONSTANT_LR",
         "LESSON03",
         "ONE_OPTIMIZER",
+        "EXPLICIT_MSE",
     ],
     "coursekit.plots": [
         "plot_rating_distribution",

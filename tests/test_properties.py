@@ -16,8 +16,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coursekit.cross_validation import stratified_split, temporal_split
+from coursekit.explicit import ExplicitInteractions
 from coursekit.interactions import Interactions, InteractionsDataLoader
-from coursekit.model import CourseTrainer, ItemKNNModel, MatrixFactorizationModel, PopularityModel, load_model
+from coursekit.model import (
+    CourseTrainer,
+    ExplicitMatrixFactorizationModel,
+    ItemKNNModel,
+    MatrixFactorizationModel,
+    PopularityModel,
+    load_model,
+)
 from tests.contracts import (
     ModelContract,
     clustered_split,
@@ -125,6 +133,41 @@ class TestLoadedMatrixFactorizationContract(ModelContract):
     def fit_model(self, train, tmp_path):
         model = _fit(MatrixFactorizationModel(train, seed=2, **QUICK))
         return load_model(model.save_model(tmp_path / "trained.pt"))
+
+
+class TestExplicitMatrixFactorizationContract(ModelContract):
+    """The MSE model on ratings: built on stars over the same pairs, it ranks like any model."""
+
+    def make_model(self, interactions, tmp_path):
+        stars = np.random.default_rng(0).integers(1, 6, len(interactions)).astype(np.float32)
+        ratings = ExplicitInteractions(
+            interactions.users,
+            interactions.items,
+            stars,
+            rating_range=(1, 5),
+            num_users=interactions.num_users,
+            num_items=interactions.num_items,
+            allow_missing_ids=True,
+        )
+        return _spread_biases(ExplicitMatrixFactorizationModel(ratings, embedding_dim=4, y_range=(1, 5), seed=3))
+
+    def fit_model(self, train, tmp_path):
+        # Ratings of the planted tastes (clustered_split: user u likes cluster u % 4, 10 items each):
+        # 5 stars for each pick, 1 star for 6 items of the other clusters. Only ratings teach this model.
+        rng = np.random.default_rng(0)
+        users = np.arange(train.num_users)
+        others = rng.permuted(np.tile(np.arange(30), (len(users), 1)), axis=1)[:, :6]
+        disliked = ((users[:, None] % 4 + 1 + others // 10) % 4) * 10 + others % 10
+        ratings = ExplicitInteractions(
+            np.concatenate([train.users, np.repeat(users, 6)]),
+            np.concatenate([train.items, disliked.ravel()]),
+            np.concatenate([np.full(len(train), 5.0), np.ones(disliked.size)]),
+            rating_range=(1, 5),
+            num_users=train.num_users,
+            num_items=train.num_items,
+            allow_missing_ids=True,
+        )
+        return _fit(ExplicitMatrixFactorizationModel(ratings, seed=3, y_range=(1, 5), **QUICK))
 
 
 # -- exact loader: a negative is never a positive ------------------------------------------------

@@ -6,7 +6,8 @@ module              what it holds
 ``session``         ``setup()`` (seed, threads, data path, quiet logs, plot style) and ``reset()``
 ``artifacts``       the one load-or-build for every artefact: manifests, checksums, settings keys
 ``formats``         how interactions, splits and models are stored (``.npz`` / ``.pt``, no pickle)
-``data``            the tutorial data sets: ``implicit_movielens()``, ``tutorial_split()``, ``evaluation_split()``
+``data``            the tutorial data sets: ``implicit_movielens()``, ``tutorial_split()``, ``evaluation_split()``,
+                    ``explicit_split()``
 ``recipes``         named recipes (the Collie lesson's models, lesson 03's, ``TUNED``), explicit seeds
 ``models``          trained models as artefacts (``load_or_train``, ``mf_lesson03``, ``mf_tuned``)
 ``training``        ``fit_timed()``
@@ -26,7 +27,13 @@ from coursekit.course.compare import (
     popular_share,
     seed_study,
 )
-from coursekit.course.data import build_tutorial_split, evaluation_split, implicit_movielens, tutorial_split
+from coursekit.course.data import (
+    build_tutorial_split,
+    evaluation_split,
+    explicit_split,
+    implicit_movielens,
+    tutorial_split,
+)
 from coursekit.course.models import load_or_train, load_or_train_model, save_trained_model
 from coursekit.course.recipes import RECIPES, TUNED, Recipe, get_recipe
 from coursekit.course.search import SearchResult, random_search
@@ -43,6 +50,7 @@ __all__ = [
     "evaluation_split",
     "compare_models",
     "evaluate_model",
+    "explicit_split",
     "fit_timed",
     "get_recipe",
     "implicit_movielens",

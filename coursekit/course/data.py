@@ -121,3 +121,50 @@ for _kind in ("stratified", "temporal"):
     )
 # A lambda, so a test (or a teacher) replacing build_tutorial_split is what a rebuild calls.
 artifacts.register(TUTORIAL_SPLIT["name"], lambda: build_tutorial_split(), TUTORIAL_SPLIT_SETTINGS)
+
+
+# -- explicit ratings (lesson 10) ----------------------------------------------------------------
+
+#: What :func:`explicit_movielens` builds: every rating of MovieLens 100K, on its 1-5 star scale.
+EXPLICIT_MOVIELENS_SETTINGS: dict[str, Any] = {"dataset": "ml-100k", "ratings": "explicit", "rating_range": [1, 5]}
+#: Lesson 10's split, Collie's tutorial 07: stratified, 10% of each user's ratings held out, seed 42.
+EXPLICIT_SPLIT: dict[str, Any] = {"name": "explicit_split", "test_p": 0.1, "seed": 42}
+EXPLICIT_SPLIT_SETTINGS: dict[str, Any] = {
+    "data": EXPLICIT_MOVIELENS_SETTINGS,
+    "split": "stratified_split",
+    "test_p": EXPLICIT_SPLIT["test_p"],
+    "seed": EXPLICIT_SPLIT["seed"],
+}
+
+
+def explicit_movielens() -> Any:
+    """All 100,000 MovieLens 100K ratings as :class:`~coursekit.explicit.ExplicitInteractions` (1-5 stars).
+
+    943 users, 1,682 items (item ``i`` is movie ``i + 1``), timestamps kept.
+    """
+    from coursekit.explicit import ExplicitInteractions
+    from coursekit.movielens import read_movielens_df
+
+    df = read_movielens_df()
+    return ExplicitInteractions(
+        df["user_id"], df["item_id"], df["rating"], rating_range=(1, 5), timestamps=df["timestamp"]
+    )
+
+
+def build_explicit_split() -> tuple[Any, Any]:
+    """``stratified_split(explicit_movielens(), test_p=0.1, seed=42)``: Collie tutorial 07's split."""
+    from coursekit.cross_validation import stratified_split
+
+    train, test = stratified_split(explicit_movielens(), test_p=EXPLICIT_SPLIT["test_p"], seed=EXPLICIT_SPLIT["seed"])
+    return train, test
+
+
+def explicit_split() -> tuple[Any, Any]:
+    """The ``(train, test)`` ratings of lesson 10: 89,561 and 10,439 (the numbers Collie prints).
+
+    Loaded from its artefact, or rebuilt (and saved) when missing, damaged or built with other settings.
+    """
+    return artifacts.load_or_build(EXPLICIT_SPLIT["name"], build_explicit_split, EXPLICIT_SPLIT_SETTINGS)
+
+
+artifacts.register(EXPLICIT_SPLIT["name"], lambda: build_explicit_split(), EXPLICIT_SPLIT_SETTINGS)

@@ -4,6 +4,8 @@
   arrays (``indptr``, ``indices``, ``data``) and the timestamps, plus small JSON metadata
   (sizes, negatives per row) that the manifest keeps;
 * ``split``: a tuple of ``Interactions`` (e.g. train and validation), the same arrays per part;
+  :class:`~coursekit.explicit.ExplicitInteractions` are stored alike, the ratings as ``data`` and
+  ``"explicit": true`` with their ``rating_range`` in the metadata;
 * ``model``: a coursekit model, written by :func:`coursekit.model.save_model` (a
   ``torch.load(weights_only=True)`` file).
 
@@ -62,9 +64,10 @@ def kind_of(obj: Any) -> Kind:
 
 
 def _is_interactions(obj: Any) -> bool:
+    from coursekit.explicit import ExplicitInteractions
     from coursekit.interactions import Interactions
 
-    return isinstance(obj, Interactions)
+    return isinstance(obj, (Interactions, ExplicitInteractions))
 
 
 def _is_split(obj: Any) -> bool:
@@ -83,9 +86,14 @@ def _arrays_of(interactions: Any, prefix: str) -> tuple[dict[str, np.ndarray], d
     meta = {
         "num_users": int(interactions.num_users),
         "num_items": int(interactions.num_items),
-        "num_negative_samples": int(interactions.num_negative_samples),
         "timestamps": interactions.timestamps is not None,
     }
+    if hasattr(interactions, "rating_range"):  # ExplicitInteractions: ratings, no negatives
+        rating_range = interactions.rating_range
+        meta["explicit"] = True
+        meta["rating_range"] = None if rating_range is None else [float(value) for value in rating_range]
+    else:
+        meta["num_negative_samples"] = int(interactions.num_negative_samples)
     return arrays, meta
 
 
@@ -139,7 +147,8 @@ def _build_interactions(arrays: dict[str, np.ndarray], meta: dict, prefix: str) 
 
     num_users = _count(meta, "num_users")
     num_items = _count(meta, "num_items")
-    negatives = _count(meta, "num_negative_samples")
+    explicit = _expect(meta.get("explicit", False), bool, "explicit")
+    negatives = None if explicit else _count(meta, "num_negative_samples")
     expected = {"indptr": ("int64", (num_users + 1,)), "indices": ("int64", None), "data": ("float32", None)}
     if _expect(meta.get("timestamps"), bool, "timestamps"):
         expected["timestamps"] = ("int64", None)
@@ -166,6 +175,8 @@ def _build_interactions(arrays: dict[str, np.ndarray], meta: dict, prefix: str) 
     data = arrays[prefix + "data"]
     if not np.isfinite(data).all():
         raise ArtifactFormatError(f"array {prefix}data has values that are not finite")
+    if explicit:
+        return _build_explicit(arrays, meta, prefix, indptr, indices, data, num_users, num_items)
     mat = sp.csr_matrix((data, indices, indptr), shape=(num_users, num_items))
     kwargs: dict[str, Any] = {
         "mat": mat,
@@ -174,6 +185,30 @@ def _build_interactions(arrays: dict[str, np.ndarray], meta: dict, prefix: str) 
         "timestamps": arrays.get(prefix + "timestamps"),
     }
     return Interactions(**kwargs)
+
+
+def _build_explicit(arrays, meta, prefix, indptr, indices, data, num_users, num_items) -> Any:
+    from coursekit.explicit import ExplicitInteractions
+
+    rating_range = meta.get("rating_range")
+    if rating_range is not None and not (
+        isinstance(rating_range, list) and len(rating_range) == 2 and all(isinstance(v, float) for v in rating_range)
+    ):
+        raise ArtifactFormatError(f"rating_range must be null or two numbers, got {rating_range!r}")
+    users = np.repeat(np.arange(num_users, dtype=np.int64), np.diff(indptr))
+    try:  # the constructor checks the ratings against the range and refuses repeated pairs
+        return ExplicitInteractions(
+            users,
+            indices,
+            data,
+            rating_range=None if rating_range is None else tuple(rating_range),
+            num_users=num_users,
+            num_items=num_items,
+            allow_missing_ids=True,
+            timestamps=arrays.get(prefix + "timestamps"),
+        )
+    except (TypeError, ValueError) as error:
+        raise ArtifactFormatError(f"its explicit ratings are not valid ({error})") from error
 
 
 def _read_npz(path: Path, spec: dict[str, Any]) -> dict[str, np.ndarray]:

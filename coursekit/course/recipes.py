@@ -21,6 +21,7 @@ from typing import Any
 from coursekit._checks import check_int
 
 _NEGATIVES = ("exact", "approximate")
+_KINDS = ("mf", "popularity", "explicit_mf")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +45,9 @@ class Recipe:
     loader_batch_size
         Rows per batch of the approximate loaders.
     kind
-        ``'mf'`` (``MatrixFactorizationModel``) or ``'popularity'`` (``PopularityModel``, nothing to train).
+        ``'mf'`` (``MatrixFactorizationModel``), ``'popularity'`` (``PopularityModel``, nothing to train)
+        or ``'explicit_mf'`` (``ExplicitMatrixFactorizationModel`` on ``ExplicitInteractions``: ratings, no
+        negatives, so ``negatives`` is unused).
     """
 
     name: str
@@ -61,8 +64,8 @@ class Recipe:
         check_int("loader_batch_size", self.loader_batch_size, minimum=1)
         if self.negatives not in _NEGATIVES:
             raise ValueError(f"negatives must be one of {_NEGATIVES}, got {self.negatives!r}")
-        if self.kind not in ("mf", "popularity"):
-            raise ValueError(f"kind must be 'mf' or 'popularity', got {self.kind!r}")
+        if self.kind not in _KINDS:
+            raise ValueError(f"kind must be one of {_KINDS}, got {self.kind!r}")
         if "seed" in self.model or "train" in self.model or "val" in self.model:
             raise ValueError("a recipe's model settings must not hold train, val or seed: pass them to build()")
 
@@ -97,6 +100,10 @@ class Recipe:
         seed = check_int("seed", seed, minimum=0)
         if self.kind == "popularity":
             return PopularityModel(train=train)
+        if self.kind == "explicit_mf":
+            from coursekit.model import ExplicitMatrixFactorizationModel
+
+            return ExplicitMatrixFactorizationModel(train=train, val=val, seed=seed, **self.model)
         if self.negatives == "approximate":
             from coursekit.loaders import ApproximateNegativeSamplingInteractionsDataLoader as Approximate
 
@@ -175,10 +182,28 @@ TUNED = Recipe(
     max_epochs=10,
 )
 
+#: Lesson 10's rating model: Collie's tutorial 07 settings (10 dimensions, Adam at 0.01, SGD biases at 0.01,
+#: the default schedule), mean squared error on 1-5 star ratings squashed into ``y_range``.
+EXPLICIT_MSE = Recipe(
+    "explicit_mse",
+    "Lesson 10's explicit model, Collie's tutorial 07: MSE on 1-5 stars, y_range (1, 5), 10 dimensions, Adam at 0.01.",
+    {"embedding_dim": 10, "lr": 1e-2, "y_range": (1, 5)},
+    kind="explicit_mf",
+)
+
 #: Every named recipe, by name.
 RECIPES: dict[str, Recipe] = {
     recipe.name: recipe
-    for recipe in (POPULARITY, LESSON03, COLLIE_APPROXIMATE, COLLIE_SEPARATE_BIAS, ONE_OPTIMIZER, CONSTANT_LR, TUNED)
+    for recipe in (
+        POPULARITY,
+        LESSON03,
+        COLLIE_APPROXIMATE,
+        COLLIE_SEPARATE_BIAS,
+        ONE_OPTIMIZER,
+        CONSTANT_LR,
+        TUNED,
+        EXPLICIT_MSE,
+    )
 }
 
 

@@ -3,6 +3,7 @@
 from coursekit.model.base import RecommenderMixin, with_titles
 from coursekit.model.implicit_baselines import ImplicitALSModel, ImplicitBPRModel, implicit_available
 from coursekit.model.item_knn import ItemKNNModel
+from coursekit.model.explicit_factorization import ExplicitMatrixFactorizationModel
 from coursekit.model.matrix_factorization import MatrixFactorizationModel
 from coursekit.model.persistence import load_model, save_model
 from coursekit.model.popularity import PopularityModel
@@ -10,6 +11,7 @@ from coursekit.model.trainer import CourseTrainer, History
 
 __all__ = [
     "CourseTrainer",
+    "ExplicitMatrixFactorizationModel",
     "History",
     "ImplicitALSModel",
     "ImplicitBPRModel",
