@@ -195,9 +195,8 @@ print(model.loss_name, dict(model.loss_metadata.named_buffers())["genre"].shape,
 # %% [markdown]
 # Now both recipes from seeds 0-4, each scored on the validation set unmasked (as Collie prints
 # it) and masked (the user's training movies left out of the ranking). To keep the lesson within
-# half a minute, each fit trains **5 epochs instead of 10** (by then the schedule has done most
-# of its work; the recipes' own 10 epochs give differences of the same size). This is the
-# lesson's slow cell: ten fits of about a second each. The seed-0 models are kept for the exercises.
+# half a minute, each fit trains **5 epochs instead of 10** (both models a little less trained,
+# compared at equal training). This is the lesson's slow cell: ten fits of about a second each. The seed-0 models are kept for the exercises.
 
 # %% tags=["nbval-ignore-output"]
 SEEDS = (0, 1, 2, 3, 4)
@@ -232,7 +231,7 @@ comparison = PairedComparison(study(LESSON03.name), study(PARTIAL_CREDIT.name))
 # %% tags=["approx-metrics"]
 print(comparison.summary.to_string(float_format="{:.4f}".format))
 differences = comparison.differences
-assert differences.shape == (5, 6) and differences.abs().max().max() < 0.05  # a gentle change, as expected
+assert differences.shape == (5, 6) and (differences.mean().abs() < 0.01).all()  # a gentle change, as expected
 
 # %% [markdown]
 # `difference` is partial credit minus plain, seed by seed (each seed gives both models the same
@@ -291,14 +290,16 @@ print(closing.to_string(float_format="{:.4f}".format))
 # 0.05, MRR 0.17-0.18, AUC around 0.91.
 #
 # **The honest verdict.** On MovieLens 100K, with lesson 03's model and Collie's weight, partial
-# credit changes every metric by a few thousandths at most, within or near the seed-to-seed
-# spread; the `wins` column of section 4 says per metric in how many of the five seeds it scored
-# higher, and no metric improves by more than a few percent of its value. Collie's own tutorial says the same ("we're
-# not seeing as much performance increase ... because MovieLens 100K has so few items"). The
-# idea is sound, but genres are a coarse signal here, and with only 1,674 movies the model learns
-# what genres say from the interactions alone within a few epochs. It is more promising where
-# items are many and interactions per item few, or with finer metadata (a series, a brand, a
-# director).
+# credit changes every metric by a few thousandths at most (the assert under the table of section
+# 4 checks under 0.01), less than 2 % of the metric's value. The signs are mixed: read the
+# `difference mean`, `difference std` and `wins` columns; where a metric won in all five seeds or
+# in none, that is a small but consistent shift (in our run unmasked MRR went slightly *down*
+# and masked MAP@10 slightly up), and elsewhere the difference is within the seed-to-seed spread.
+# Either way it is not a gain worth a new setting here. Collie's own tutorial says as much ("we're
+# not seeing as much performance increase ... because MovieLens 100K has so few items"). The idea
+# is sound, but genres are a coarse signal, and with only 1,674 movies the interactions alone
+# already teach the model what genres say (exercise 2). It is more promising where items are many
+# and interactions per item few, or with finer metadata (a series, a brand, a director).
 #
 # ## Exercise 1: predict the effect of the weight
 #
