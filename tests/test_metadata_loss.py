@@ -242,3 +242,20 @@ def test_partial_credit_recipe_names_its_metadata_and_builds_the_genre_matrix():
     assert model._loss_weights == {"genre": 0.4}
     with pytest.raises(KeyError, match="movielens_genres"):
         PARTIAL_CREDIT.replace(metadata_for_loss={"genre": "imdb_genres"}).build(data, seed=0)
+
+
+def test_a_file_whose_metadata_shapes_disagree_fails_clearly(tmp_path):
+    data, genres = two_tastes()
+    model = model_on(data, metadata_for_loss={"genre": genres}, metadata_for_loss_weights={"genre": 0.5})
+    path = model.save_model(tmp_path / "partial.pt")
+    payload = torch.load(path, weights_only=True)
+    assert payload["config"]["metadata_for_loss_features"] == {"genre": 2}
+    payload["config"]["metadata_for_loss_features"] = {"genre": 5}  # claims a wider matrix than it stores
+    torch.save(payload, tmp_path / "damaged.pt")
+    with pytest.raises(ValueError, match=r"damaged.*loss_metadata.genre"):
+        load_model(tmp_path / "damaged.pt")
+    del payload["state_dict"]["loss_metadata.genre"]  # the matrix itself missing
+    payload["config"]["metadata_for_loss_features"] = {"genre": 2}
+    torch.save(payload, tmp_path / "missing.pt")
+    with pytest.raises(ValueError, match=r"damaged.*loss_metadata.genre"):
+        load_model(tmp_path / "missing.pt")
