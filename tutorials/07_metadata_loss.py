@@ -55,15 +55,17 @@ setup()
 # few movies they did not interact with, the **negatives**, and asks for a score gap of at least 1:
 # the hinge is `max(0, 1 - (pos - neg))`. But a sampled negative is only *unobserved*, not
 # disliked. If a user loved *Star Wars* and the sampler draws *The Empire Strikes Back* as a
-# negative, pushing it a full unit below *Star Wars* is a strange lesson to teach: it is far more
-# likely to be liked than a random movie. Partial credit softens exactly these pairs. Each kind of
+# negative, pushing it a full unit below *Star Wars* is a strange lesson to teach: of all the
+# unobserved movies, it is among the likeliest to be liked. Partial credit softens exactly these pairs. Each kind of
 # metadata `k` gets a weight `w_k`, and a pair's **ideal difference** becomes
 #
 # $$\text{ideal}(pos, neg) = 1 - \sum_k w_k \cdot \text{overlap}_k(pos, neg),$$
 #
 # which replaces the margin 1 of the hinge: `max(0, ideal - (pos - neg))`. A negative with nothing
 # in common with the positive still needs the full gap; one of the same genre needs less and is
-# pushed down less. The hope is that the model learns faster what the genres already say.
+# pushed down less. (BPR gets the same treatment: the credit `1 - ideal` is added to the score
+# gap, `-log sigmoid(pos - neg + 1 - ideal)`, which is also exactly what the hinge's smaller
+# margin amounts to.) The hope is that the model learns faster what the genres already say.
 #
 # **Sharing, for multi-genre movies.** Collie compares one category per item (`meta[pos] ==
 # meta[neg]`; its tutorial keeps only each movie's first genre). MovieLens movies have up to six
@@ -190,7 +192,7 @@ assert 0.2 < (pair_overlap > 0).mean() < 0.8 and 0.6 <= pair_ideal.min() and pai
 # %%
 print(dict(PARTIAL_CREDIT.model))
 model = PARTIAL_CREDIT.build(train_interactions, val_interactions, seed=22)
-print(model.loss_name, dict(model.loss_metadata.named_buffers())["genre"].shape, model._loss_weights)
+print(model.loss_name, model.loss_metadata.genre.shape, model.hparams.metadata_for_loss_weights)
 
 # %% [markdown]
 # Now both recipes from seeds 0-4, each scored on the validation set unmasked (as Collie prints
