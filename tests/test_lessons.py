@@ -118,13 +118,14 @@ LESSON_IMPORTS = {
         "load_or_train",
         "TUNED",
     ],
-    "coursekit.course.compare": ["PairedComparison"],
+    "coursekit.course.compare": ["PairedComparison", "SeedStudy"],
     "coursekit.course.recipes": [
         "COLLIE_APPROXIMATE",
         "COLLIE_SEPARATE_BIAS",
         "CONSTANT_LR",
         "LESSON03",
         "ONE_OPTIMIZER",
+        "PARTIAL_CREDIT",
     ],
     "coursekit.plots": [
         "plot_rating_distribution",

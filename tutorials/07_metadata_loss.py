@@ -253,9 +253,9 @@ for ax, column in zip(axes.ravel(), differences.columns):
     ax.axhline(0, color="0.4", linestyle="--", linewidth=1)
     ax.scatter(differences.index, differences[column], color="tab:orange", zorder=3, label="partial - plain")
     ax.set(title=" ".join(column), xlabel="seed", xticks=SEEDS)
-axes[0, 0].legend(loc="lower left", fontsize=8)
+fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper right", fontsize=8)
 fig.suptitle("partial credit minus plain, per seed")
-plt.tight_layout()
+plt.tight_layout(rect=(0, 0, 1, 0.93))
 plt.show()
 
 # %% [markdown]
