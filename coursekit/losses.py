@@ -10,13 +10,22 @@ Every loss has the same signature::
 ``num_items`` is used only by :func:`warp`; the others accept and ignore it so
 that a model can call any loss the same way.
 
+**Partial credit** (Collie's ``metadata_for_loss``): every loss also takes an optional
+``ideal_difference`` (``[B, N]``, ``[B]`` or a number, each value in ``[0, 1]``), the score gap
+a pair *should* have. Without it the gap is 1: a hinge wants ``pos - neg >= 1`` for every
+sampled negative. A negative that shares metadata with the positive (a movie of the same genre)
+is not as wrong, so it gets a smaller ideal gap, ``1 - sum_k weight_k * overlap_k``
+(:func:`ideal_difference_from_metadata`), and is pushed down less.
+
 The losses are small pure functions in the style of Spotlight's ``losses.py``.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Mapping
+from typing import Any, Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -32,6 +41,9 @@ __all__ = [
     "warp",
     "get_loss",
     "LOSSES",
+    "metadata_overlap",
+    "ideal_difference_from_metadata",
+    "check_metadata_for_loss",
 ]
 
 
@@ -57,17 +69,166 @@ def _hardest(negative_scores: torch.Tensor) -> torch.Tensor:
     return negative_scores.max(dim=1, keepdim=True).values
 
 
-def bpr(positive_scores: torch.Tensor, negative_scores: torch.Tensor, num_items: int | None = None) -> torch.Tensor:
+def _hardest_with_ideal(
+    negative_scores: torch.Tensor, ideal_difference: Any
+) -> tuple[torch.Tensor, torch.Tensor | float | None]:
+    """The hardest negative ``[B, 1]`` and the ideal difference of *that* negative (as Collie picks it)."""
+    if not isinstance(ideal_difference, torch.Tensor) or ideal_difference.dim() < 2:
+        return _hardest(negative_scores), ideal_difference  # one value per row or overall: nothing to pick
+    hardest = negative_scores.max(dim=1, keepdim=True)
+    ideal = torch.broadcast_to(ideal_difference, negative_scores.shape).gather(1, hardest.indices)
+    return hardest.values, ideal
+
+
+def _check_ideal(ideal_difference: Any, negative_scores: torch.Tensor) -> torch.Tensor | float:
+    """``ideal_difference`` (``None`` means 1) as a number or a tensor broadcastable to ``negative_scores`` ``[B, N]``."""
+    if ideal_difference is None:
+        return 1.0
+    if not isinstance(ideal_difference, torch.Tensor):
+        ideal_difference = torch.as_tensor(ideal_difference, dtype=negative_scores.dtype)
+    if ideal_difference.dim() == 1:
+        ideal_difference = ideal_difference.unsqueeze(1)  # one value per row, like [B] negatives
+    try:
+        torch.broadcast_shapes(ideal_difference.shape, negative_scores.shape)
+    except RuntimeError:
+        raise ValueError(
+            f"ideal_difference must have shape [B, N], [B] or be a number; got {tuple(ideal_difference.shape)} "
+            f"for negative_scores {tuple(negative_scores.shape)}"
+        ) from None
+    return ideal_difference.to(negative_scores.device, negative_scores.dtype)
+
+
+# -- partial credit from metadata ---------------------------------------------------------------
+
+
+def metadata_overlap(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """How much two items' metadata rows agree, in ``[0, 1]``: ``sum(min) / sum(max)`` over features.
+
+    For 0/1 rows (multi-hot genres) this is the Jaccard index, shared genres / genres of either:
+    Drama+Romance against Drama is 1/2, against Comedy 0. For one-hot rows (one category per item)
+    it is 1 for the same category and 0 otherwise, which is Collie's rule (``meta[pos] == meta[neg]``).
+    Two rows without any feature share nothing (0). Rows broadcast; the last axis is the features.
+    """
+    shared = torch.minimum(first, second).sum(dim=-1)
+    either = torch.maximum(first, second).sum(dim=-1)
+    return torch.where(either > 0, shared / either.clamp(min=torch.finfo(either.dtype).tiny), torch.zeros_like(either))
+
+
+def ideal_difference_from_metadata(
+    positive_items: torch.Tensor,
+    negative_items: torch.Tensor,
+    metadata: Mapping[str, torch.Tensor],
+    weights: Mapping[str, float],
+) -> torch.Tensor:
+    """The score gap each (positive, negative) pair should have: ``1 - sum_k weights[k] * overlap_k``.
+
+    ``overlap_k`` is :func:`metadata_overlap` of the two items' rows of ``metadata[k]``. With
+    ``weights = {"genre": 0.4}``, a negative with exactly the positive's genres needs a gap of only
+    0.6, one with half of them 0.8, one with none the full 1 (the plain loss).
+
+    Parameters
+    ----------
+    positive_items : Tensor ``[B]``
+        Item index of each row's positive.
+    negative_items : Tensor ``[B, N]`` or ``[B]``
+        Item indices of the sampled negatives.
+    metadata : mapping of name -> Tensor ``[num_items, F]``
+        Non-negative features per item (checked by :func:`check_metadata_for_loss`).
+    weights : mapping of name -> float
+        Credit for a full match of each kind of metadata; same keys, sum at most 1.
+
+    Returns
+    -------
+    Tensor
+        ``[B, N]`` (``[B, 1]`` for ``[B]`` negatives), every value in ``[1 - sum(weights), 1]``.
+    """
+    if negative_items.dim() == 1:
+        negative_items = negative_items.unsqueeze(1)
+    credit = torch.zeros(negative_items.shape, device=negative_items.device)
+    for name, matrix in metadata.items():
+        positive_rows = matrix[positive_items].unsqueeze(1)  # [B, 1, F]
+        negative_rows = matrix[negative_items]  # [B, N, F]
+        credit = credit + float(weights[name]) * metadata_overlap(positive_rows, negative_rows)
+    return 1.0 - credit
+
+
+def check_metadata_for_loss(
+    metadata: Mapping[str, Any] | None, weights: Mapping[str, float] | None, num_items: int
+) -> tuple[dict[str, np.ndarray], dict[str, float]] | None:
+    """Validate a model's ``metadata_for_loss`` and ``metadata_for_loss_weights``; ``None`` when both are empty.
+
+    Each matrix needs one row per item (``num_items``), finite, non-negative values (0/1 flags,
+    one-hot categories, or graded memberships); each weight is a number in ``[0, 1]``, the weights
+    sum to at most 1 (a full match on everything then asks for a gap of 0, never a negative one),
+    and both mappings name the same kinds of metadata.
+
+    Returns
+    -------
+    (dict of name -> float32 array, dict of name -> float), or None
+    """
+    from coursekit.metadata import check_metadata
+
+    metadata = {} if metadata is None else metadata
+    weights = {} if weights is None else weights
+    for name, value in (("metadata_for_loss", metadata), ("metadata_for_loss_weights", weights)):
+        if not isinstance(value, Mapping):
+            raise TypeError(
+                f"{name} must be a dict keyed by the kind of metadata (e.g. {{'genre': ...}}), got {type(value).__name__}"
+            )
+    if not metadata and not weights:
+        return None
+    if set(metadata) != set(weights):
+        raise ValueError(
+            f"metadata_for_loss and metadata_for_loss_weights must have the same keys; got {sorted(map(str, metadata))} "
+            f"and {sorted(map(str, weights))} (give one weight per kind of metadata)"
+        )
+    matrices, checked = {}, {}
+    for name in metadata:
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"metadata_for_loss keys must be non-empty names without '.', got {name!r}")
+        matrix = check_metadata(f"metadata_for_loss[{name!r}]", metadata[name], num_rows=num_items)
+        if (matrix < 0).any():
+            raise ValueError(
+                f"metadata_for_loss[{name!r}] holds negative values (smallest {matrix.min():g}); partial credit "
+                "compares non-negative features (0/1 flags or one-hot categories)"
+            )
+        weight = weights[name]
+        if isinstance(weight, bool) or not isinstance(weight, (int, float, np.number)) or not 0 <= weight <= 1:
+            raise ValueError(f"metadata_for_loss_weights[{name!r}] must be a number in [0, 1], got {weight!r}")
+        matrices[name], checked[name] = matrix, float(weight)
+    total = sum(checked.values())
+    if total > 1 + 1e-9:  # a little room for 0.1 + 0.2 + ... rounding
+        raise ValueError(
+            f"metadata_for_loss_weights sum to {total:g}, more than 1: a pair matching on everything would then "
+            f"want the negative scored above the positive; scale them down (got {checked})"
+        )
+    return matrices, checked
+
+
+def bpr(
+    positive_scores: torch.Tensor,
+    negative_scores: torch.Tensor,
+    num_items: int | None = None,
+    ideal_difference: torch.Tensor | float | None = None,
+) -> torch.Tensor:
     """Bayesian Personalised Ranking loss, ``-log sigmoid(pos - neg)``.
 
     Averaged over all ``N`` negatives of a row, then over the batch
     (Rendle et al., 2009). ``F.logsigmoid`` keeps large score gaps finite.
 
+    With partial credit, the pair's credit ``1 - ideal_difference`` is added to the score gap:
+    ``-log sigmoid(pos - neg + 1 - ideal_difference)``. That is what partial credit does to the
+    hinge too (``max(0, ideal - d) = max(0, 1 - (d + 1 - ideal))``): a negative of the positive's
+    genre starts with a head start, so the loss and its push are smaller, and an ideal of 1 is
+    plain BPR exactly. (Collie's BPR uses another formula, ``ideal - sigmoid(d)`` plus its square.)
+
     Parameters
     ----------
     positive_scores : Tensor ``[B]``
     negative_scores : Tensor ``[B, N]`` or ``[B]``
     num_items : ignored
+    ideal_difference : Tensor ``[B, N]`` or ``[B]``, number, or None (= 1)
+        Partial credit, see :func:`ideal_difference_from_metadata`.
 
     Returns
     -------
@@ -75,17 +236,31 @@ def bpr(positive_scores: torch.Tensor, negative_scores: torch.Tensor, num_items:
         Scalar mean loss.
     """
     positive_scores, negative_scores = _check_scores(positive_scores, negative_scores)
-    return -F.logsigmoid(positive_scores.unsqueeze(1) - negative_scores).mean()
+    difference = positive_scores.unsqueeze(1) - negative_scores
+    if ideal_difference is None:
+        return -F.logsigmoid(difference).mean()
+    credit = 1.0 - _check_ideal(ideal_difference, negative_scores)
+    return -F.logsigmoid(difference + credit).mean()
 
 
-def hinge(positive_scores: torch.Tensor, negative_scores: torch.Tensor, num_items: int | None = None) -> torch.Tensor:
+def hinge(
+    positive_scores: torch.Tensor,
+    negative_scores: torch.Tensor,
+    num_items: int | None = None,
+    ideal_difference: torch.Tensor | float | None = None,
+) -> torch.Tensor:
     """Hinge (margin) loss, ``max(0, 1 - (pos - neg))``, averaged over negatives and batch.
 
+    With partial credit the margin 1 becomes ``ideal_difference``:
+    ``max(0, ideal_difference - (pos - neg))`` (as in Collie).
+
     Parameters
     ----------
     positive_scores : Tensor ``[B]``
     negative_scores : Tensor ``[B, N]`` or ``[B]``
     num_items : ignored
+    ideal_difference : Tensor ``[B, N]`` or ``[B]``, number, or None (= 1)
+        Partial credit, see :func:`ideal_difference_from_metadata`.
 
     Returns
     -------
@@ -93,11 +268,15 @@ def hinge(positive_scores: torch.Tensor, negative_scores: torch.Tensor, num_item
         Scalar mean loss.
     """
     positive_scores, negative_scores = _check_scores(positive_scores, negative_scores)
-    return torch.clamp(1.0 - (positive_scores.unsqueeze(1) - negative_scores), min=0.0).mean()
+    margin = _check_ideal(ideal_difference, negative_scores)
+    return torch.clamp(margin - (positive_scores.unsqueeze(1) - negative_scores), min=0.0).mean()
 
 
 def adaptive_bpr(
-    positive_scores: torch.Tensor, negative_scores: torch.Tensor, num_items: int | None = None
+    positive_scores: torch.Tensor,
+    negative_scores: torch.Tensor,
+    num_items: int | None = None,
+    ideal_difference: torch.Tensor | float | None = None,
 ) -> torch.Tensor:
     """BPR on the hardest negative only: ``-log sigmoid(pos - max_j neg_j)``.
 
@@ -111,6 +290,8 @@ def adaptive_bpr(
     positive_scores : Tensor ``[B]``
     negative_scores : Tensor ``[B, N]`` or ``[B]``
     num_items : ignored
+    ideal_difference : Tensor ``[B, N]`` or ``[B]``, number, or None (= 1)
+        Partial credit; the hardest negative (highest score, as Collie picks it) brings its own.
 
     Returns
     -------
@@ -118,11 +299,17 @@ def adaptive_bpr(
         Scalar mean loss.
     """
     positive_scores, negative_scores = _check_scores(positive_scores, negative_scores)
-    return bpr(positive_scores, _hardest(negative_scores))
+    if ideal_difference is None:
+        return bpr(positive_scores, _hardest(negative_scores))
+    hardest, ideal = _hardest_with_ideal(negative_scores, _check_ideal(ideal_difference, negative_scores))
+    return bpr(positive_scores, hardest, ideal_difference=ideal)
 
 
 def adaptive_hinge(
-    positive_scores: torch.Tensor, negative_scores: torch.Tensor, num_items: int | None = None
+    positive_scores: torch.Tensor,
+    negative_scores: torch.Tensor,
+    num_items: int | None = None,
+    ideal_difference: torch.Tensor | float | None = None,
 ) -> torch.Tensor:
     """Hinge loss on the hardest negative only: ``max(0, 1 - (pos - max_j neg_j))``.
 
@@ -134,6 +321,8 @@ def adaptive_hinge(
     positive_scores : Tensor ``[B]``
     negative_scores : Tensor ``[B, N]`` or ``[B]``
     num_items : ignored
+    ideal_difference : Tensor ``[B, N]`` or ``[B]``, number, or None (= 1)
+        Partial credit; the hardest negative (highest score, as Collie picks it) brings its own.
 
     Returns
     -------
@@ -141,10 +330,18 @@ def adaptive_hinge(
         Scalar mean loss.
     """
     positive_scores, negative_scores = _check_scores(positive_scores, negative_scores)
-    return hinge(positive_scores, _hardest(negative_scores))
+    if ideal_difference is None:
+        return hinge(positive_scores, _hardest(negative_scores))
+    hardest, ideal = _hardest_with_ideal(negative_scores, _check_ideal(ideal_difference, negative_scores))
+    return hinge(positive_scores, hardest, ideal_difference=ideal)
 
 
-def warp(positive_scores: torch.Tensor, negative_scores: torch.Tensor, num_items: int | None = None) -> torch.Tensor:
+def warp(
+    positive_scores: torch.Tensor,
+    negative_scores: torch.Tensor,
+    num_items: int | None = None,
+    ideal_difference: torch.Tensor | float | None = None,
+) -> torch.Tensor:
     """WARP loss (Weighted Approximate-Rank Pairwise), vectorised over the sampled negatives.
 
     Classic WARP keeps drawing negatives until one *violates* the margin,
@@ -167,6 +364,8 @@ def warp(positive_scores: torch.Tensor, negative_scores: torch.Tensor, num_items
         Negatives in the order they were sampled.
     num_items : int
         Number of items in the catalogue (required).
+    ideal_difference : Tensor ``[B, N]`` or ``[B]``, number, or None (= 1)
+        Partial credit: replaces the margin 1, in the violation test and in the loss.
 
     Returns
     -------
@@ -183,7 +382,8 @@ def warp(positive_scores: torch.Tensor, negative_scores: torch.Tensor, num_items
     num_items = check_int("num_items", num_items, minimum=2)
     positive_scores, negative_scores = _check_scores(positive_scores, negative_scores)
 
-    margins = 1.0 - positive_scores.unsqueeze(1) + negative_scores  # > 0 exactly when neg > pos - 1
+    margin = _check_ideal(ideal_difference, negative_scores)
+    margins = margin - positive_scores.unsqueeze(1) + negative_scores  # > 0 exactly when neg > pos - margin
     violating = margins > 0
     has_violator = violating.any(dim=1)
     # argmax returns the first maximal index, i.e. the first violator in sampled order.

@@ -119,7 +119,7 @@ LESSON_IMPORTS = {
         "TUNED",
         "explicit_split",
     ],
-    "coursekit.course.compare": ["PairedComparison"],
+    "coursekit.course.compare": ["PairedComparison", "SeedStudy"],
     "coursekit.course.recipes": [
         "COLLIE_APPROXIMATE",
         "COLLIE_SEPARATE_BIAS",
@@ -127,6 +127,7 @@ LESSON_IMPORTS = {
         "LESSON03",
         "ONE_OPTIMIZER",
         "EXPLICIT_MSE",
+        "PARTIAL_CREDIT",
     ],
     "coursekit.plots": [
         "plot_rating_distribution",

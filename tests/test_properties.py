@@ -72,6 +72,30 @@ class TestSparseMatrixFactorizationContract(ModelContract):
         return _fit(MatrixFactorizationModel(train, sparse=True, optimizer="sparse_adam", seed=1, **QUICK))
 
 
+def _genres(num_items: int) -> dict[str, np.ndarray]:
+    """Three made-up 0/1 genres per item, some items in two (partial credit's metadata_for_loss)."""
+    items = np.arange(num_items)
+    return {"genre": np.stack([items % 3 == 0, items % 3 == 1, items % 4 == 0], axis=1).astype(np.float32)}
+
+
+class TestPartialCreditMatrixFactorizationContract(ModelContract):
+    """Matrix factorization trained with partial credit for shared (made-up) genres."""
+
+    def make_model(self, interactions, tmp_path):
+        genres = _genres(interactions.num_items)
+        model = MatrixFactorizationModel(
+            interactions, embedding_dim=4, seed=2, metadata_for_loss=genres, metadata_for_loss_weights={"genre": 0.5}
+        )
+        return _spread_biases(model)
+
+    def fit_model(self, train, tmp_path):
+        genres = _genres(train.num_items)
+        model = MatrixFactorizationModel(
+            train, seed=2, metadata_for_loss=genres, metadata_for_loss_weights={"genre": 0.5}, **QUICK
+        )
+        return _fit(model)
+
+
 class TestPopularityContract(ModelContract):
     """The baseline: it passes the behaviour test on data where popularity is the signal."""
 

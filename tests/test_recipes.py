@@ -44,7 +44,7 @@ def test_every_recipe_trains_from_its_seed_alone(split, name):
     assert not all(torch.equal(a[key], c[key]) for key in a)
     assert first.hparams.seed == 7
     for key, value in recipe.model.items():
-        if key != "lr_scheduler_func":
+        if key not in ("lr_scheduler_func", "metadata_for_loss"):  # a callable; names of matrices (buffers)
             assert first.hparams[key] == value, key
 
 

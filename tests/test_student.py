@@ -164,7 +164,9 @@ def test_every_lesson_has_at_least_two_exercises_with_a_solution_and_a_check():
             for (kind, tags), (_, next_tags) in zip(kinds, kinds[1:])
             if kind == "code" and student.SOLUTION in tags and student.CHECK in next_tags
         )
-        assert exercises >= 2, f"{lesson.name} has {exercises} exercise(s) with a solution cell followed by a check cell"
+        assert exercises >= 2, (
+            f"{lesson.name} has {exercises} exercise(s) with a solution cell followed by a check cell"
+        )
 
 
 @pytest.mark.course

@@ -110,7 +110,7 @@ class Recipe:
             batch = self.loader_batch_size
             train = Approximate(train, batch_size=batch, shuffle=True, seed=seed + 1)
             val = None if val is None else Approximate(val, batch_size=batch, shuffle=False, seed=seed + 2)
-        return MatrixFactorizationModel(train=train, val=val, seed=seed, **self.model)
+        return MatrixFactorizationModel(train=train, val=val, seed=seed, **_resolved_metadata(self.model, train))
 
     def fit(self, train: Any, val: Any = None, *, seed: int, **trainer_kwargs: Any) -> tuple[Any, Any, float]:
         """Build and train the model; return ``(model in eval mode, trainer or None, seconds)``."""
@@ -123,6 +123,37 @@ class Recipe:
             return model.eval(), None, time.perf_counter() - started
         trainer, seconds = fit_timed(model, max_epochs=self.max_epochs, **trainer_kwargs)
         return model, trainer, seconds
+
+
+#: Item metadata a recipe can name in ``metadata_for_loss`` (its settings stay plain values):
+#: ``{"genre": "movielens_genres"}`` builds the 19 MovieLens genre flags for the training data's items.
+LOSS_METADATA = {
+    "movielens_genres": lambda num_items: _movielens_item_features(num_items, "genre:"),
+    "movielens_decades": lambda num_items: _movielens_item_features(num_items, "decade:"),
+}
+
+
+def _movielens_item_features(num_items: int, prefix: str) -> Any:
+    from coursekit.metadata import movielens_item_metadata
+
+    return movielens_item_metadata(num_items=num_items, decades=prefix == "decade:").select(prefix).values
+
+
+def _resolved_metadata(settings: Mapping[str, Any], train: Any) -> dict[str, Any]:
+    """``settings`` with each name in ``metadata_for_loss`` replaced by its matrix (see :data:`LOSS_METADATA`)."""
+    settings = dict(settings)
+    named = settings.get("metadata_for_loss")
+    if isinstance(named, Mapping) and any(isinstance(value, str) for value in named.values()):
+        from coursekit.model.base import interactions_of
+
+        num_items = interactions_of(train).num_items
+        resolved = {}
+        for key, value in named.items():
+            if isinstance(value, str) and value not in LOSS_METADATA:
+                raise KeyError(f"metadata_for_loss[{key!r}] names {value!r}, not one of {sorted(LOSS_METADATA)}")
+            resolved[key] = LOSS_METADATA[value](num_items) if isinstance(value, str) else value
+        settings["metadata_for_loss"] = resolved
+    return settings
 
 
 POPULARITY = Recipe(
@@ -191,6 +222,19 @@ EXPLICIT_MSE = Recipe(
     kind="explicit_mf",
 )
 
+#: Lesson 07: Collie's tutorial 04 model, lesson 03's settings plus partial credit for shared genres.
+PARTIAL_CREDIT = Recipe(
+    "partial_credit",
+    "Lesson 07 (Collie's tutorial 04): lesson 03's model, with a negative that shares genres with the positive "
+    "needing a smaller score gap (genre weight 0.4, Jaccard overlap of the 19 genre flags).",
+    {
+        "embedding_dim": 10,
+        "lr": 1e-2,
+        "metadata_for_loss": {"genre": "movielens_genres"},
+        "metadata_for_loss_weights": {"genre": 0.4},
+    },
+)
+
 #: Every named recipe, by name.
 RECIPES: dict[str, Recipe] = {
     recipe.name: recipe
@@ -203,6 +247,7 @@ RECIPES: dict[str, Recipe] = {
         CONSTANT_LR,
         TUNED,
         EXPLICIT_MSE,
+        PARTIAL_CREDIT,
     )
 }
 

@@ -1,9 +1,9 @@
 """Recommender models, the course trainer, and saving/loading trained models."""
 
 from coursekit.model.base import RecommenderMixin, with_titles
+from coursekit.model.explicit_factorization import ExplicitMatrixFactorizationModel
 from coursekit.model.implicit_baselines import ImplicitALSModel, ImplicitBPRModel, implicit_available
 from coursekit.model.item_knn import ItemKNNModel
-from coursekit.model.explicit_factorization import ExplicitMatrixFactorizationModel
 from coursekit.model.matrix_factorization import MatrixFactorizationModel
 from coursekit.model.persistence import load_model, save_model
 from coursekit.model.popularity import PopularityModel

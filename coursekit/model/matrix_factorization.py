@@ -9,7 +9,9 @@ learning-rate schedules, and logging.
 from __future__ import annotations
 
 import functools
+import inspect
 import math
+from collections.abc import Mapping
 from typing import Any, Callable
 
 import pytorch_lightning as pl
@@ -19,7 +21,14 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from coursekit._checks import check_fraction, check_int, default_seed
 from coursekit.loaders import InteractionsDataLoader
-from coursekit.losses import LOSSES, adaptive_bpr, adaptive_hinge, get_loss
+from coursekit.losses import (
+    LOSSES,
+    adaptive_bpr,
+    adaptive_hinge,
+    check_metadata_for_loss,
+    get_loss,
+    ideal_difference_from_metadata,
+)
 from coursekit.model.base import RecommenderMixin, interactions_of, seen_matrix
 from coursekit.model.factorization import INIT_STD, MatrixFactorization  # noqa: F401  (INIT_STD re-exported)
 from coursekit.optim import LazyAdam, RowAdagrad, RowSGD, RowSparseOptimizer
@@ -93,6 +102,15 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
         global RNG, so ``seed_everything`` makes runs reproducible).
     num_users, num_items
         Size of an untrained model built without ``train`` (as ``load_model`` does).
+    metadata_for_loss, metadata_for_loss_weights
+        Partial credit (Collie's ``metadata_for_loss``): ``{name: matrix [num_items, F]}`` of
+        non-negative item features (multi-hot genres, one-hot categories) and ``{name: weight}``
+        with the same keys, weights in ``[0, 1]`` summing to at most 1. A sampled negative that
+        shares metadata with the positive then needs a smaller score gap,
+        ``1 - sum_k weight_k * overlap_k`` (``coursekit.losses.ideal_difference_from_metadata``;
+        overlap: shared features / features of either, the Jaccard index for 0/1 rows). Every
+        named loss takes it; a custom loss needs an ``ideal_difference`` keyword. The matrices are
+        kept as buffers (``model.loss_metadata``), so ``save_model`` / ``load_model`` keep them.
     """
 
     def __init__(
@@ -114,6 +132,8 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
         *,
         num_users: int | None = None,
         num_items: int | None = None,
+        metadata_for_loss: Mapping[str, Any] | None = None,
+        metadata_for_loss_weights: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__()
         # Collie's 'infer': the biases use the same learning rate / optimizer class as the vectors.
@@ -200,6 +220,7 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
         self.factorization = MatrixFactorization(
             self.num_users, self.num_items, embedding_dim, dropout_p=dropout_p, sparse=sparse, seed=seed
         )
+        self._set_loss_metadata(metadata_for_loss, metadata_for_loss_weights, loss)
         self._register_load_state_dict_pre_hook(_upgrade_legacy_keys)
 
     # The tables, as lessons and plots read them: model.item_embeddings.weight, ...
@@ -246,8 +267,35 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
         items = torch.cat([positives.unsqueeze(1), negatives], dim=1)
         self._graph_rows = (users, items)  # the rows this loss reads, for row-sparse optimizers
         scores = self._pair_scores(users, items)
-        loss = self.loss_function(scores[:, 0], scores[:, 1:], num_items=self.num_items)
+        partial_credit = {}
+        if self._loss_weights is not None:  # the ideal gap of each pair (after the hardest-only selection)
+            metadata = dict(self.loss_metadata.named_buffers())
+            partial_credit["ideal_difference"] = ideal_difference_from_metadata(
+                positives, negatives, metadata, self._loss_weights
+            )
+        loss = self.loss_function(scores[:, 0], scores[:, 1:], num_items=self.num_items, **partial_credit)
         return loss, len(users)
+
+    def _set_loss_metadata(self, metadata: Any, weights: Any, loss: Any) -> None:
+        """Check ``metadata_for_loss`` and keep each matrix as a buffer of ``self.loss_metadata``."""
+        checked = check_metadata_for_loss(metadata, weights, self.num_items)
+        self._loss_weights: dict[str, float] | None = None
+        if checked is None:
+            return
+        matrices, self._loss_weights = checked
+        self.hparams["metadata_for_loss_weights"] = dict(self._loss_weights)  # plain floats, saved with the settings
+        self.loss_metadata = torch.nn.Module()  # buffers move with .to(device) and are saved with the weights
+        for name, matrix in matrices.items():
+            self.loss_metadata.register_buffer(name, torch.from_numpy(matrix))
+        try:
+            takes_it = "ideal_difference" in inspect.signature(self.loss_function).parameters
+        except (TypeError, ValueError):  # a builtin or C function: let the first step say so
+            takes_it = True
+        if not takes_it:
+            raise TypeError(
+                f"loss {loss!r} takes no ideal_difference keyword, so it cannot use metadata_for_loss; use a named "
+                "loss ('hinge', 'bpr', 'adaptive_hinge', ...) or add the keyword to your loss"
+            )
 
     def _trains_hardest_only(self, negatives: torch.Tensor) -> bool:
         """Whether only the hardest of several negatives gets a gradient (and dropout cannot differ)."""
@@ -386,7 +434,23 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
                 config[key] = "sgd"
         if config["loss"] not in LOSSES:
             config["loss"] = "hinge"
+        if self._loss_weights is not None:
+            # The matrices travel in the state_dict; their widths let load_model build the buffers to fill.
+            config["metadata_for_loss_features"] = {
+                name: int(matrix.shape[1]) for name, matrix in self.loss_metadata.named_buffers()
+            }
         return {**config, "num_users": self.num_users, "num_items": self.num_items}
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any]) -> MatrixFactorizationModel:
+        config = dict(config)
+        features = config.pop("metadata_for_loss_features", None)
+        if features:
+            # Zeros of the saved shape: load_model's load_state_dict then copies the saved matrices in.
+            config["metadata_for_loss"] = {
+                name: torch.zeros(config["num_items"], width) for name, width in features.items()
+            }
+        return cls(**config)
 
     @classmethod
     def _state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -396,6 +460,7 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
             "factorization.item_embeddings.weight": (items, dim),
             "factorization.user_biases.weight": (users, 1),
             "factorization.item_biases.weight": (items, 1),
+            **{f"loss_metadata.{name}": (items, width) for name, width in _features(config).items()},
         }
 
     @classmethod
@@ -413,6 +478,16 @@ class MatrixFactorizationModel(RecommenderMixin, pl.LightningModule):
             f"{type(self).__name__}({self.num_users} users, {self.num_items} items, "
             f"embedding_dim={self.hparams.embedding_dim})"
         )
+
+
+def _features(config: dict[str, Any]) -> dict[str, int]:
+    """``{name: width}`` of the partial-credit matrices a saved config describes (none in older files)."""
+    features = config.get("metadata_for_loss_features") or {}
+    if not isinstance(features, dict) or not all(
+        isinstance(width, int) and not isinstance(width, bool) and width >= 1 for width in features.values()
+    ):
+        raise ValueError(f"metadata_for_loss_features must map names to widths >= 1, got {features!r}")
+    return features
 
 
 def _optimizer_class(name: str, value: Any, sparse: bool) -> type[torch.optim.Optimizer]:
