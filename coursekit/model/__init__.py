@@ -1,6 +1,7 @@
 """Recommender models, the course trainer, and saving/loading trained models."""
 
 from coursekit.model.base import RecommenderMixin, with_titles
+from coursekit.model.hybrid import HybridModel
 from coursekit.model.matrix_factorization import MatrixFactorizationModel
 from coursekit.model.persistence import load_model, save_model
 from coursekit.model.popularity import PopularityModel
@@ -9,6 +10,7 @@ from coursekit.model.trainer import CourseTrainer, History
 __all__ = [
     "CourseTrainer",
     "History",
+    "HybridModel",
     "MatrixFactorizationModel",
     "PopularityModel",
     "RecommenderMixin",
