@@ -198,26 +198,31 @@ class HybridModel(MatrixFactorizationModel):
 
     # -- scoring -------------------------------------------------------------------------------
 
-    def _metadata_output(self, layers: nn.Module | None, metadata: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-        return layers(metadata[ids]) if layers is not None else metadata[ids]
-
-    def _user_half(self, users: torch.Tensor) -> torch.Tensor:
-        """``[p_u, n_u]`` for ``users`` of any shape: ``users.shape + [user width]``."""
-        parts = [self.factorization.user_embeddings.weight[users]]
+    def _user_table(self) -> torch.Tensor:
+        """``[p_u, n_u]`` for every user: ``[num_users, user width]``."""
+        parts = [self.factorization.user_embeddings.weight]
         if self.user_metadata is not None:
-            parts.append(self._metadata_output(self.user_metadata_layers, self.user_metadata, users))
-        return torch.cat(parts, dim=-1)
+            layers = self.user_metadata_layers
+            parts.append(self.user_metadata if layers is None else layers(self.user_metadata))
+        return torch.cat(parts, dim=1)
 
-    def _item_half(self, items: torch.Tensor) -> torch.Tensor:
-        """``[q_i, m_i]`` for ``items`` of any shape."""
-        metadata = self._metadata_output(self.item_metadata_layers, self.item_metadata, items)
-        return torch.cat([self.factorization.item_embeddings.weight[items], metadata], dim=-1)
+    def _item_table(self) -> torch.Tensor:
+        """``[q_i, m_i]`` for every item: ``[num_items, item width]``."""
+        layers = self.item_metadata_layers
+        metadata = self.item_metadata if layers is None else layers(self.item_metadata)
+        return torch.cat([self.factorization.item_embeddings.weight, metadata], dim=1)
 
-    def _first_layer(self, user_half: torch.Tensor, item_half: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The first combined layer on ``[user half, item half]``, as two halves to add (bias in the user one)."""
-        first = self.combined_layers[0]
-        width = self._user_width
-        return F.linear(user_half, first.weight[:, :width], first.bias), F.linear(item_half, first.weight[:, width:])
+    def _first_layer(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first combined layer's user half for every user and item half for every item.
+
+        ``W [p_u, n_u, q_i, m_i] + b = (W_user [p_u, n_u] + b) + W_item [q_i, m_i]``: ``[num_users, h]``
+        and ``[num_items, h]``, added per pair. Whole tables, once per batch: cheaper than gathering and
+        concatenating a row for each of a batch's 11,000 pairs (and metadata dropout then drops the
+        same features of an item for the whole batch).
+        """
+        first, width = self.combined_layers[0], self._user_width
+        user_part = F.linear(self._user_table(), first.weight[:, :width], first.bias)
+        return user_part, F.linear(self._item_table(), first.weight[:, width:])
 
     def _rest(self, hidden: torch.Tensor) -> torch.Tensor:
         """From the first layer's output to one score per row (the last dimension is dropped)."""
@@ -227,9 +232,9 @@ class HybridModel(MatrixFactorizationModel):
 
     def _scores(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """Scores of ``users`` and ``items`` broadcast together (valid ids, any shapes)."""
-        user_part, item_part = self._first_layer(self._user_half(users), self._item_half(items))
+        user_part, item_part = self._first_layer()
         biases = self.factorization.user_biases.weight[users, 0] + self.factorization.item_biases.weight[items, 0]
-        return self._rest(user_part + item_part) + biases
+        return self._rest(user_part[users] + item_part[items]) + biases
 
     def _pair_scores(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """Scores ``[B, M]`` of users ``[B]`` against items ``[B, M]`` (the training step's call)."""
@@ -248,8 +253,8 @@ class HybridModel(MatrixFactorizationModel):
         through the remaining layers a chunk of users at a time.
         """
         users = self._check_user_tensor(user_ids).to(self.device)
-        items = torch.arange(self.num_items, device=self.device)
-        user_part, item_part = self._first_layer(self._user_half(users), self._item_half(items))
+        user_part, item_part = self._first_layer()
+        user_part = user_part[users]
         item_bias = self.factorization.item_biases.weight[:, 0]
         user_bias = self.factorization.user_biases.weight[users, 0]
         if out is None:
