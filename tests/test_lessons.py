@@ -118,7 +118,7 @@ LESSON_IMPORTS = {
         "load_or_train",
         "TUNED",
     ],
-    "coursekit.course.compare": ["PairedComparison"],
+    "coursekit.course.compare": ["PairedComparison", "SeedStudy"],
     "coursekit.course.recipes": [
         "COLLIE_APPROXIMATE",
         "COLLIE_SEPARATE_BIAS",
