@@ -127,6 +127,8 @@ def test_fine_tuning_starts_from_a_trained_hybrid(data, pretrained):
     assert not tuned.embeddings_frozen and tuned.hparams.lr == 1e-4
     with pytest.raises(ValueError, match="other layer sizes"):
         build(data, frozen, combined_layers_dims=(7,))
+    with pytest.raises(ValueError, match="user_metadata_layers"):  # it has user layers, this one would not
+        build(data, frozen, user_metadata=None)
 
 
 # -- bad input -------------------------------------------------------------------------------------

@@ -189,10 +189,12 @@ class HybridModel(MatrixFactorizationModel):
         state = {k: v for k, v in pretrained.state_dict().items() if not k.endswith("_metadata")}
         mismatched = [k for k in own if k in state and own[k].shape != state[k].shape]
         missing = sorted(set(own) - set(state) - {"item_metadata", "user_metadata"})
-        if mismatched or missing:
+        unexpected = sorted(set(state) - set(own))  # e.g. its user-metadata layers, when this model has none
+        if mismatched or missing or unexpected:
             raise ValueError(
                 "pretrained is a HybridModel with other layer sizes or metadata widths "
-                f"({', '.join(mismatched + missing)} differ): pass the same metadata and *_layers_dims it was built with"
+                f"({', '.join(mismatched + missing + unexpected)} differ): pass the same metadata and "
+                "*_layers_dims it was built with"
             )
         self.load_state_dict(state, strict=False)
 
