@@ -26,6 +26,7 @@ from coursekit.model import (
     PopularityModel,
     load_model,
 )
+from coursekit.model.hybrid import HybridModel
 from tests.contracts import (
     ModelContract,
     clustered_split,
@@ -192,6 +193,27 @@ class TestExplicitMatrixFactorizationContract(ModelContract):
             allow_missing_ids=True,
         )
         return _fit(ExplicitMatrixFactorizationModel(ratings, seed=3, y_range=(1, 5), **QUICK))
+
+
+def _hybrid_on(model: MatrixFactorizationModel, **kwargs) -> HybridModel:
+    # Random metadata: the behaviour test passes only if the MLP keeps the embeddings' taste signal.
+    rng = np.random.default_rng(0)
+    item_metadata = rng.random((model.num_items, 3)).astype(np.float32)
+    user_metadata = rng.random((model.num_users, 2)).astype(np.float32)
+    return HybridModel(pretrained=model, item_metadata=item_metadata, user_metadata=user_metadata, seed=0, **kwargs)
+
+
+class TestHybridContract(ModelContract):
+    """A HybridModel on a matrix factorization, straight after building and after save_model / load_model."""
+
+    def make_model(self, interactions, tmp_path):
+        mf = _spread_biases(MatrixFactorizationModel(interactions, embedding_dim=4, seed=0))
+        model = _hybrid_on(mf, train=interactions)
+        return load_model(model.save_model(tmp_path / "hybrid.pt"))
+
+    def fit_model(self, train, tmp_path):
+        mf = _fit(MatrixFactorizationModel(train, seed=0, **QUICK))
+        return _fit(_hybrid_on(mf, train=train, lr=1e-2, batch_size=64, lr_scheduler_func=None), epochs=5)
 
 
 # -- exact loader: a negative is never a positive ------------------------------------------------

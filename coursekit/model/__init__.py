@@ -2,6 +2,7 @@
 
 from coursekit.model.base import RecommenderMixin, with_titles
 from coursekit.model.explicit_factorization import ExplicitMatrixFactorizationModel
+from coursekit.model.hybrid import HybridModel
 from coursekit.model.implicit_baselines import ImplicitALSModel, ImplicitBPRModel, implicit_available
 from coursekit.model.item_knn import ItemKNNModel
 from coursekit.model.matrix_factorization import MatrixFactorizationModel
@@ -16,6 +17,7 @@ __all__ = [
     "ImplicitALSModel",
     "ImplicitBPRModel",
     "ItemKNNModel",
+    "HybridModel",
     "MatrixFactorizationModel",
     "PopularityModel",
     "RecommenderMixin",
