@@ -140,6 +140,7 @@ def evaluate_on_items(
     k: int = 10,
     seed: int = 0,
     batch_size: int = 1024,
+    train_interactions: Any = None,
 ) -> list[float]:
     """Evaluate ``model`` ranking only ``items`` (e.g. the cold items of :func:`cold_item_split`).
 
@@ -147,6 +148,7 @@ def evaluate_on_items(
     ``items`` are skipped (as in :func:`coursekit.metrics.evaluate_in_batches`, which this calls).
     Ties break by position, so the sub-catalogue is put in an order drawn from ``seed``: a model
     scoring every item the same then ranks them at random, the same random order for every model.
+    ``train_interactions``: mask each user's training items among ``items`` (for warm items).
 
     Returns
     -------
@@ -163,8 +165,17 @@ def evaluate_on_items(
         )
     order = np.random.default_rng(default_seed(seed)).permutation(items)
     targets = _Targets(restrict_to_items(test_interactions, order), test_interactions.num_users, len(order))
+    seen = None
+    if train_interactions is not None:
+        seen = _Targets(restrict_to_items(train_interactions, order), train_interactions.num_users, len(order))
     return evaluate_in_batches(
-        metric_list, targets, SubCatalogue(model, order), k=k, batch_size=batch_size, progress=False
+        metric_list,
+        targets,
+        SubCatalogue(model, order),
+        k=k,
+        batch_size=batch_size,
+        train_interactions=seen,
+        progress=False,
     )
 
 

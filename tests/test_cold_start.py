@@ -65,6 +65,8 @@ def test_evaluate_on_items_equals_ranking_the_sub_catalogue_by_hand():
     sub = Interactions(mat=data.mat[:, order], num_negative_samples=1, allow_missing_ids=True)
     expected = evaluate_in_batches([mapk, mrr, auc], sub, SubCatalogue(model, order), k=3, progress=False)
     np.testing.assert_allclose(got, expected)
+    masked = evaluate_on_items([mrr], data, model, items, seed=2, train_interactions=data)[0]
+    assert masked == 0.0  # every test item is a training item here: all masked, none relevant
     # Random scores rank the held-out items near chance.
     assert abs(evaluate_on_items([auc], data, model, np.arange(40), seed=0)[0] - 0.5) < 0.1
 
