@@ -19,9 +19,9 @@ the item ids.
 
 >>> import numpy as np
 >>> from coursekit.interactions import Interactions
->>> data = Interactions(np.repeat(np.arange(6), 4), np.tile(np.arange(4), 6), num_items=5, num_negative_samples=1)
+>>> data = Interactions([0, 0, 1, 1, 2, 2, 3, 3], [0, 1, 1, 2, 2, 3, 3, 0], num_negative_samples=1)
 >>> train, test, cold = cold_item_split(data, test_p=0.25, seed=0)
->>> (train.num_users, train.num_items) == (test.num_users, test.num_items) == (6, 5), len(cold)
+>>> (train.num_users, train.num_items) == (test.num_users, test.num_items) == (4, 4), len(cold)
 (True, 1)
 >>> set(test.items) == set(cold.tolist()) and not set(train.items) & set(cold.tolist())
 True
