@@ -192,6 +192,8 @@ def test_bad_metadata_is_refused_with_clear_messages():
     warm_empty = metadata.copy()
     warm_empty[np.setdiff1d(np.arange(60), cold)[0]] = 0  # a warm item has its own vector: allowed
     ColdStartModel(train, item_metadata=warm_empty)
+    with pytest.raises(ValueError, match="'sparse_adam' cannot"):
+        ColdStartModel(train, item_metadata=metadata, sparse=True, optimizer="sparse_adam")
     with pytest.raises(ValueError, match="needs item_metadata or user_metadata"):
         ColdStartModel(train)
     model = ColdStartModel(train, item_metadata=metadata)

@@ -158,6 +158,12 @@ class ColdStartModel(MatrixFactorizationModel):
         given = {"item": item_metadata, "user": user_metadata}
         item_metadata = user_metadata = None
         super().__init__(train, val, **kwargs)
+        if torch.optim.SparseAdam in self._optimizer_classes:
+            # The metadata projections are dense matrices: SparseAdam fails on them at the first step.
+            raise ValueError(
+                "ColdStartModel's metadata projections have dense gradients, which 'sparse_adam' cannot "
+                "train; use optimizer='sgd' or 'adagrad' with sparse=True, or 'adam' / 'lazy_adam' without"
+            )
         metadata = {
             "item": _as_matrix("item_metadata", given["item"], self.num_items, item_features),
             "user": _as_matrix("user_metadata", given["user"], self.num_users, user_features),
