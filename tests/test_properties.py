@@ -19,11 +19,13 @@ from coursekit.cross_validation import stratified_split, temporal_split
 from coursekit.explicit import ExplicitInteractions
 from coursekit.interactions import Interactions, InteractionsDataLoader
 from coursekit.model import (
+    ColdStartModel,
     CourseTrainer,
     ExplicitMatrixFactorizationModel,
     ItemKNNModel,
     MatrixFactorizationModel,
     PopularityModel,
+    RandomModel,
     load_model,
 )
 from coursekit.model.hybrid import HybridModel
@@ -214,6 +216,54 @@ class TestHybridContract(ModelContract):
     def fit_model(self, train, tmp_path):
         mf = _fit(MatrixFactorizationModel(train, seed=0, **QUICK))
         return _fit(_hybrid_on(mf, train=train, lr=1e-2, batch_size=64, lr_scheduler_func=None), epochs=5)
+
+
+def _cluster_metadata(num_items: int, clusters: int = 4) -> np.ndarray:
+    # clustered_split's items: item i is in cluster i // (num_items // clusters); every row has a flag.
+    return np.eye(clusters, dtype=np.float32)[np.minimum(np.arange(num_items) // (num_items // clusters), clusters - 1)]
+
+
+class TestColdStartContract(ModelContract):
+    """ColdStartModel with item metadata (every unknown item has a non-zero row)."""
+
+    def make_model(self, interactions, tmp_path):
+        model = ColdStartModel(interactions, item_metadata=_cluster_metadata(interactions.num_items), seed=3)
+        with torch.no_grad():  # untrained scores are ~0: spread them so rankings are meaningful
+            model.factorization.item_projection.normal_(0, 1, generator=torch.Generator().manual_seed(0))
+            model.factorization.user_embeddings.weight.normal_(0, 1, generator=torch.Generator().manual_seed(1))
+        return model
+
+    def fit_model(self, train, tmp_path):
+        model = ColdStartModel(train, item_metadata=_cluster_metadata(train.num_items), stage="all", seed=3, **QUICK)
+        return _fit(model)
+
+
+class TestLoadedColdStartUserContract(ModelContract):
+    """ColdStartModel with user metadata, after save_model / load_model."""
+
+    def make_model(self, interactions, tmp_path):
+        users = np.eye(3, dtype=np.float32)[np.arange(interactions.num_users) % 3]
+        model = ColdStartModel(interactions, user_metadata=users, stage="all", seed=4)
+        with torch.no_grad():
+            model.factorization.user_projection.normal_(0, 1, generator=torch.Generator().manual_seed(0))
+            model.item_embeddings.weight.normal_(0, 1, generator=torch.Generator().manual_seed(1))
+        return load_model(model.save_model(tmp_path / "cold_users.pt"))
+
+    def fit_model(self, train, tmp_path):
+        users = np.eye(4, dtype=np.float32)[np.arange(train.num_users) % 4]  # clustered_split's tastes
+        model = _fit(ColdStartModel(train, user_metadata=users, stage="all", seed=4, **QUICK))
+        return load_model(model.save_model(tmp_path / "trained_cold_users.pt"))
+
+
+class TestRandomContract(ModelContract):
+    """The floor: random scores pass every contract test but the behaviour one, where it ranks at chance."""
+
+    def make_model(self, interactions, tmp_path):
+        return RandomModel(interactions, seed=0)
+
+    def test_ranks_a_users_withheld_item_above_the_rest(self, tmp_path):
+        train, test = clustered_split()
+        assert abs(withheld_auc(RandomModel(train, seed=0), train, test) - 0.5) < 0.15
 
 
 # -- exact loader: a negative is never a positive ------------------------------------------------
