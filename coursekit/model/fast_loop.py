@@ -36,6 +36,7 @@ from pytorch_lightning.utilities.types import LRSchedulerConfig
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from coursekit.loaders import BatchLoader
+from coursekit.model.callbacks import EpochProgressBar, History
 
 #: ``CourseTrainer`` keywords the loop honours (checked below); any other keyword means Lightning's loop.
 FAST_LOOP_KEYWORDS = frozenset(
@@ -84,7 +85,6 @@ def fast_loop_blockers(trainer: Any, model: Any, fit_args: tuple[Any, ...], fit_
     Lightning progress bar), 32-bit precision, and one CPU or CUDA device without a distributed strategy.
     """
     from coursekit.model.matrix_factorization import MatrixFactorizationModel
-    from coursekit.model.trainer import EpochProgressBar, History
 
     reasons = []
     if not trainer.fast:
