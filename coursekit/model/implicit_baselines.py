@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib.util
 import numbers
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -42,7 +43,10 @@ def implicit_available() -> bool:
 
 def _import_implicit_cpu(module: str) -> Any:
     try:
-        return importlib.import_module(f"implicit.cpu.{module}")
+        with warnings.catch_warnings():
+            # implicit imports tqdm.auto, which warns in a notebook without ipywidgets: not our concern.
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            return importlib.import_module(f"implicit.cpu.{module}")
     except ImportError as error:
         raise ImportError(
             f"the implicit baselines need the implicit library, which is not installed: {_INSTALL_HINT}"
@@ -83,7 +87,12 @@ class _FactorModel(RecommenderMixin, nn.Module):
             binary.sum_duplicates()
             binary.data[:] = 1.0
             started = time.perf_counter()
-            user_factors, item_factors = self._fit_implicit(binary)
+            # One BLAS thread: implicit warns about (and slows down with) a threaded BLAS, and the
+            # factors then do not depend on how many cores the machine has.
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(1, "blas"):
+                user_factors, item_factors = self._fit_implicit(binary)
             self.fit_seconds = time.perf_counter() - started
             self.user_factors.copy_(torch.as_tensor(np.asarray(user_factors, dtype=np.float32)))
             self.item_factors.copy_(torch.as_tensor(np.asarray(item_factors, dtype=np.float32)))
