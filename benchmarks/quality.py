@@ -4,6 +4,13 @@
     .venv/bin/python benchmarks/quality.py --quick    # 2 epochs, prints the table only (smoke test)
 
     .venv/bin/python benchmarks/quality.py --seeds 5  # each model over seeds 0-4: mean and spread
+    .venv/bin/python benchmarks/quality.py --test     # lesson 06's protocol: the README's table
+    .venv/bin/python benchmarks/quality.py --search   # lesson 06's search over its whole grid (36 fits)
+
+``--test`` reproduces lesson 06's section 6 with the same code (``coursekit.course.report``): the
+three-way ``evaluation_split()``, baselines chosen on validation, lesson 03's and the tuned recipe
+from seed 0, each once on test with a 95 % bootstrap interval over users, plus both recipes' test
+MAP@10 over seeds 0-4 (``benchmarks/results/quality-test.json``).
 
 Data: ``coursekit.course.build_tutorial_split()``, MovieLens 100K ratings of at least 4 stars,
 ``stratified_split(test_p=0.1, seed=42)``: 49,426 train / 5,949 validation interactions
@@ -50,6 +57,16 @@ from coursekit.course.recipes import TUNED
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "quality.json"
 RESULTS_SEEDS = REPO / "benchmarks" / "results" / "quality-seeds.json"  # --seeds N > 1
+RESULTS_TEST = REPO / "benchmarks" / "results" / "quality-test.json"  # --test
+RESULTS_SEARCH = REPO / "benchmarks" / "results" / "quality-search.json"  # --search
+
+#: Lesson 06's grid (its search runs it in two stages; --search runs all of it).
+SEARCH_SPACE = {
+    "embedding_dim": [10, 32, 64],
+    "lr": [2e-3, 5e-3, 1e-2],
+    "weight_decay": [0.0, 1e-4],
+    "loss": ["adaptive_hinge", "adaptive_bpr"],
+}
 
 # The course's tuned model is ``coursekit.course.recipes.TUNED`` (one source for this benchmark,
 # lesson 04 and the tests): ``MatrixFactorizationModel(train=train, **TUNED.model)`` on the tutorial
@@ -198,6 +215,59 @@ def write_atomically(report: dict[str, Any], path: Path) -> None:
         stream.write("\n")
 
 
+def test_protocol(seeds: int = 5) -> dict[str, Any]:
+    """Lesson 06's test report and the recipes' test MAP@10 over seeds (see the module docstring)."""
+    from coursekit.course import evaluate_model, evaluation_split
+    from coursekit.course.report import choose_baselines, report_on_test
+    from coursekit.model import PopularityModel
+
+    train, val, test = evaluation_split()
+    baselines, _ = choose_baselines(train, val)
+    models = {"popularity": PopularityModel(train=train), **baselines}
+    spread = {}
+    for name, recipe in (("lesson 03", recipes.LESSON03), ("tuned", TUNED)):
+        fitted = [recipe.fit(train, val, seed=seed)[0] for seed in range(seeds)]
+        models[name] = fitted[0]
+        values = [evaluate_model(test, model, train)["MAP@10"] for model in fitted]
+        spread[name] = {"mean": float(sum(values) / len(values)), "values": values}
+    report = report_on_test(test, models, train)
+    return {"machine": machine(), "table": json.loads(report.to_json(orient="index")), "seeds": spread}
+
+
+def test_table(result: dict[str, Any]) -> str:
+    """The README's markdown table from a --test result."""
+    import statistics
+
+    lines = [
+        "| model | MAP@10 | 95% interval (users) | MAP@10 over seeds 0-4 | NDCG@10 | recall@10 | coverage | top-100 share |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, row in result["table"].items():
+        values = result["seeds"].get(name, {}).get("values")
+        seeds = f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}" if values else "–"
+        lines.append(
+            f"| {name} | {row['MAP@10']:.4f} | {row['95% interval']} | {seeds} | {row['NDCG@10']:.4f} "
+            f"| {row['recall@10']:.4f} | {row['coverage']:.4f} | {row['top-100 share']:.4f} |"
+        )
+    return "\n".join(lines)
+
+
+def full_search() -> dict[str, Any]:
+    """Lesson 06's grid, all 36 points, on its validation part (seed 22)."""
+    from coursekit.course import evaluation_split, random_search
+
+    train, val, _ = evaluation_split()
+    size = 1
+    for values in SEARCH_SPACE.values():
+        size *= len(values)
+    result = random_search(TUNED.replace(name="searched"), SEARCH_SPACE, train, val, n_trials=size, seed=0)
+    return {
+        "machine": machine(),
+        "best": result.best_settings,
+        "trials": json.loads(result.trials.to_json(orient="records")),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 epochs, print only (no JSON written)")
@@ -208,9 +278,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--seeds", type=int, default=1, help="train each model from seeds 0..N-1 (default: seed 22 only)"
     )
+    parser.add_argument("--test", action="store_true", help="lesson 06's test report (the README's table)")
+    parser.add_argument("--search", action="store_true", help="lesson 06's search over its whole grid")
     args = parser.parse_args(argv)
     os.environ.setdefault("DATA_PATH", str(REPO / "data"))
     sys.path.insert(0, str(REPO))
+    if args.test or args.search:
+        result = test_protocol() if args.test else full_search()
+        print(test_table(result) if args.test else json.dumps(result["best"]))
+        out = args.out or (RESULTS_TEST if args.test else RESULTS_SEARCH)
+        write_atomically(result, out)
+        print(f"wrote {out}")
+        return
     report = run(epochs=2 if args.quick else EPOCHS, only=args.only, seeds=args.seeds)
     print(table(report))
     if not (args.quick or args.only):

@@ -118,6 +118,8 @@ LESSON_IMPORTS = {
         "load_or_train",
         "TUNED",
         "explicit_split",
+        "evaluation_split",
+        "random_search",
     ],
     "coursekit.course.compare": ["PairedComparison", "SeedStudy"],
     "coursekit.course.recipes": [

@@ -39,10 +39,10 @@ import pandas as pd
 from coursekit.catalogue import catalogue_coverage, popular_share
 from coursekit.course import TUNED, evaluate_model, evaluation_split, random_search, setup
 from coursekit.course.recipes import LESSON03
-from coursekit.course.report import per_user_scores, report_on_test
+from coursekit.course.report import choose_baselines, per_user_scores, report_on_test
 from coursekit.intervals import bootstrap_interval, paired_bootstrap
 from coursekit.metrics import evaluate_in_batches, mapk, ndcg, precision, recall
-from coursekit.model import ItemKNNModel, PopularityModel, implicit_available
+from coursekit.model import ItemKNNModel, PopularityModel
 
 setup()
 
@@ -262,34 +262,12 @@ plt.show()
 #   well-kept reference implementations of both (the optional extra
 #   `pip install "coursekit-recsys[baselines]"`; without it this lesson skips them and says so).
 #
-# Their settings, too, are chosen on validation, from a handful of values each:
+# Their settings, too, are chosen on validation, from a handful of values each
+# (`coursekit.course.report.BASELINE_CANDIDATES`):
 
 # %% tags=["approx-metrics"]
-candidates = {f"item-kNN, {n} neighbours": lambda n=n: ItemKNNModel(train, neighbours=n) for n in (50, 200, None)}
-if implicit_available():
-    from coursekit.model import ImplicitALSModel, ImplicitBPRModel
-
-    for factors in (16, 64):
-        for regularization in (0.05, 1.0):
-            candidates[f"ALS, {factors} factors, reg {regularization}"] = lambda f=factors, r=regularization: (
-                ImplicitALSModel(train, factors=f, regularization=r, seed=0)
-            )
-    for learning_rate in (0.005, 0.01):
-        candidates[f"BPR, 32 factors, lr {learning_rate}"] = lambda lr=learning_rate: ImplicitBPRModel(
-            train, factors=32, learning_rate=lr, seed=0
-        )
-else:
-    print("implicit is not installed: ALS and BPR are skipped (pip install 'coursekit-recsys[baselines]')")
-fitted = {name: build() for name, build in candidates.items()}
-baseline_scores = pd.Series({name: evaluate_model(val, m, train)["MAP@10"] for name, m in fitted.items()})
+baselines, baseline_scores = choose_baselines(train, val)
 print(baseline_scores.to_string(float_format="{:.4f}".format))
-
-
-def best_of(prefix):
-    """The baseline of one family with the highest validation MAP@10."""
-    family = baseline_scores[baseline_scores.index.str.startswith(prefix)]
-    return fitted[family.idxmax()] if len(family) else None
-
 
 # %% [markdown]
 # Each family's best on validation goes to test. `report_on_test` computes the masked metrics at
@@ -297,8 +275,7 @@ def best_of(prefix):
 # also what the README's table is made from:
 
 # %% tags=["approx-metrics"]
-finalists = {"popularity": popularity, "item-kNN": best_of("item-kNN"), "ALS": best_of("ALS"), "BPR": best_of("BPR")}
-finalists = {name: m for name, m in finalists.items() if m is not None}
+finalists = {"popularity": popularity, **baselines}
 finalists.update({"lesson 03": basic_0, "tuned": tuned_0})
 report = report_on_test(test, finalists, train)
 print(report.to_string(float_format="{:.4f}".format))

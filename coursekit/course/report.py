@@ -26,7 +26,12 @@ def per_user_scores(test_interactions: Any, model: Any, train_interactions: Any,
 
     names = [f"MAP@{k}", f"NDCG@{k}", f"recall@{k}", f"precision@{k}"]
     return per_user_metrics(
-        [mapk, ndcg, recall, precision], test_interactions, model, k=k, train_interactions=train_interactions, names=names
+        [mapk, ndcg, recall, precision],
+        test_interactions,
+        model,
+        k=k,
+        train_interactions=train_interactions,
+        names=names,
     )
 
 
@@ -75,3 +80,54 @@ def report_on_test(
     table = pd.DataFrame.from_dict(rows, orient="index")[list(REPORT_COLUMNS)]
     table.index.name = "model"
     return table
+
+
+#: The baselines lesson 06 tries, by family: each family's settings are chosen on validation.
+BASELINE_CANDIDATES: dict[str, list[dict[str, Any]]] = {
+    "item-kNN": [{"neighbours": 50}, {"neighbours": 200}, {"neighbours": None}],
+    "ALS": [{"factors": f, "regularization": r} for f in (16, 64) for r in (0.05, 1.0)],
+    "BPR": [{"factors": 32, "learning_rate": lr} for lr in (0.005, 0.01)],
+}
+
+
+def _baseline_class(family: str) -> Any:
+    from coursekit.model import ItemKNNModel, implicit_available
+
+    if family == "item-kNN":
+        return ItemKNNModel
+    if not implicit_available():
+        return None
+    from coursekit.model import ImplicitALSModel, ImplicitBPRModel
+
+    return {"ALS": ImplicitALSModel, "BPR": ImplicitBPRModel}[family]
+
+
+def choose_baselines(train_interactions: Any, val_interactions: Any, seed: int = 0) -> tuple[dict[str, Any], pd.Series]:
+    """Fit every :data:`BASELINE_CANDIDATES` setting on train and keep each family's best by masked MAP@10 on validation.
+
+    ALS and BPR need the optional ``implicit`` library (``pip install "coursekit-recsys[baselines]"``);
+    without it those families are left out and a note is printed.
+
+    Returns
+    -------
+    (dict, pandas.Series)
+        ``{family: best model}`` and every candidate's validation score (index ``"family, settings"``).
+    """
+    from coursekit.course.compare import evaluate_model
+
+    best, scores = {}, {}
+    for family, settings in BASELINE_CANDIDATES.items():
+        cls = _baseline_class(family)
+        if cls is None:
+            print(f"implicit is not installed: {family} is skipped (pip install 'coursekit-recsys[baselines]')")
+            continue
+        family_scores = {}
+        for options in settings:
+            extra = {} if family == "item-kNN" else {"seed": seed}
+            model = cls(train_interactions, **options, **extra)
+            label = f"{family}, " + ", ".join(f"{key} {value}" for key, value in options.items())
+            family_scores[label] = (evaluate_model(val_interactions, model, train_interactions)["MAP@10"], model)
+        label = max(family_scores, key=lambda name: family_scores[name][0])  # first of equals wins
+        best[family] = family_scores[label][1]
+        scores.update({name: score for name, (score, _) in family_scores.items()})
+    return best, pd.Series(scores, name="masked MAP@10 on validation")
