@@ -1,6 +1,6 @@
 """`make binder`: write binder/requirements.txt from the environment the tests ran in, so Binder cannot drift.
 
-Every distribution coursekit and its test extras need is pinned to its version in this environment, torch
+Every distribution coursekit and its test and baselines extras need is pinned to its version in this environment, torch
 comes from PyPI's CPU wheel index instead of the multi-GB CUDA build, and the last line installs
 coursekit itself from the repository root, as repo2docker does.
 """
@@ -46,9 +46,9 @@ def closure(dist: str, extras: frozenset[str] = frozenset()) -> dict[str, str]:
 
 
 def pins() -> list[str]:
-    """``name==version`` of every distribution coursekit and its test extras need, ours left out."""
+    """``name==version`` of every distribution coursekit and its test and baselines extras need, ours left out."""
     ours = project().dist
-    needed = closure(ours, frozenset({"test"}))
+    needed = closure(ours, frozenset({"test", "baselines"}))
     needed.pop(ours, None)
     return [f"{name}=={version}" for name, version in sorted(needed.items())]
 
