@@ -296,7 +296,7 @@ gap = pd.DataFrame(
 )
 gap["validation - test"] = gap["validation"] - gap["test"]
 print("masked MAP@10 over seeds 0-4")
-print(gap.to_string(float_format="{:.4f}".format))
+print(gap.to_string(float_format="{:.4f}".format, formatters={"validation - test": "{:+.4f}".format}))
 test_tuned = per_user_scores(test, tuned_0, train)["MAP@10"]
 versus = {"lesson 03": basic_0}
 if "ALS" in finalists:
