@@ -71,7 +71,7 @@ assert (len(val), len(test)) == (5_949, 5_949)
 #
 # * **precision@10** $= |L_u \cap T_u| / 10$: how much of the list is a hit;
 # * **recall@10** $= |L_u \cap T_u| / |T_u|$: how much of what the user liked the list finds;
-# * **NDCG@10** $= \sum_{r=1}^{10} \frac{[L_u(r) \in T_u]}{\log_2(r + 1)} \Big/ \sum_{r=1}^{\min(10, |T_u|)} \frac{1}{\log_2(r + 1)}$:
+# * **NDCG@10** $= \sum_{r=1}^{10} \frac{[L_u(r) \in T_u]}{\log_2(r + 1)} / \sum_{r=1}^{\min(10, |T_u|)} \frac{1}{\log_2(r + 1)}$:
 #   hits discounted by their rank, divided by the best possible score;
 # * **coverage**: the share of the catalogue that appears in *anyone's* list (a recommender that
 #   shows everybody the same ten movies covers 10 of 1,674);
