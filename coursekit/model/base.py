@@ -35,6 +35,34 @@ def seen_matrix(data: Any) -> sp.csr_matrix | None:
     return getattr(interactions_of(data), "mat", None)
 
 
+def model_sizes(
+    model: str, train: Any, num_users: int | None, num_items: int | None, in_memory: bool = True
+) -> tuple[sp.csr_matrix | None, int, int]:
+    """``(seen matrix, num_users, num_items)`` of a model built on ``train``, or of an empty one of the given size.
+
+    The constructor contract of the models that count or factor the training matrix (``load_model``
+    builds them empty, from ``num_users`` and ``num_items``). ``in_memory``: ``train`` must hold its
+    matrix in memory (``HDF5Interactions`` does not).
+    """
+    if train is None:
+        if num_users is None or num_items is None:
+            raise ValueError(f"{model} needs train (or num_users and num_items)")
+        return None, check_int("num_users", num_users, minimum=1), check_int("num_items", num_items, minimum=1)
+    data = interactions_of(train, "train")
+    seen = seen_matrix(train)
+    if in_memory and seen is None:
+        raise TypeError(f"{model} needs in-memory Interactions; got {type(data).__name__}")
+    return seen, check_int("num_users", data.num_users, minimum=1), check_int("num_items", data.num_items, minimum=1)
+
+
+def binary_matrix(mat: sp.spmatrix, dtype: Any = np.float32) -> sp.csr_matrix:
+    """A copy of ``mat`` as CSR with every stored entry 1 (duplicates merged first): who interacted with what."""
+    binary = sp.csr_matrix(mat, dtype=dtype, copy=True)
+    binary.sum_duplicates()
+    binary.data[:] = 1
+    return binary
+
+
 class RecommenderMixin:
     """Prediction helpers built on ``score_all_items``; mixed into every coursekit model.
 

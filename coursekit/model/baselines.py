@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import scipy.sparse as sp
 import torch
 from torch import nn
 
-from coursekit._checks import check_int, default_seed
-from coursekit.model.base import RecommenderMixin, interactions_of, seen_matrix
+from coursekit._checks import default_seed
+from coursekit.model.base import RecommenderMixin, model_sizes
 
 
 class RandomModel(RecommenderMixin, nn.Module):
@@ -29,15 +28,8 @@ class RandomModel(RecommenderMixin, nn.Module):
         self, train: Any = None, seed: int | None = None, *, num_users: int | None = None, num_items: int | None = None
     ) -> None:
         super().__init__()
-        self._seen: sp.csr_matrix | None = None
-        if train is not None:
-            data = interactions_of(train, "train")
-            num_users, num_items = data.num_users, data.num_items
-            self._seen = seen_matrix(train)
-        elif num_users is None or num_items is None:
-            raise ValueError("RandomModel needs train (or num_users and num_items)")
-        self.num_users = check_int("num_users", num_users, minimum=1)
-        self.num_items = check_int("num_items", num_items, minimum=1)
+        sizes = model_sizes("RandomModel", train, num_users, num_items, in_memory=False)
+        self._seen, self.num_users, self.num_items = sizes
         self.seed = default_seed(seed)
         generator = torch.Generator().manual_seed(self.seed)
         # A stored table (not a fresh draw per call): a user's scores must not depend on the batch.

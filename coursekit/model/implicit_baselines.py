@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from coursekit._checks import check_int
-from coursekit.model.base import RecommenderMixin, interactions_of, seen_matrix
+from coursekit.model.base import RecommenderMixin, binary_matrix, model_sizes
 
 __all__ = ["ImplicitALSModel", "ImplicitBPRModel", "implicit_available"]
 
@@ -63,36 +63,30 @@ def _positive(name: str, value: Any, allow_zero: bool = False) -> float:
 
 
 class _FactorModel(RecommenderMixin, nn.Module):
-    """Scores ``user_factors @ item_factors.T`` from two float32 buffers; subclasses fit them with implicit."""
+    """Scores ``user_factors @ item_factors.T`` from two float32 buffers, fitted by an implicit model.
+
+    A subclass names implicit's class (``_IMPLICIT``: module and class in ``implicit.cpu``) and
+    returns its settings from ``_settings()`` (implicit's keywords, plus ``seed`` for its
+    ``random_state``); fitting, saving and ``repr`` are the same for every implicit model.
+    """
+
+    _IMPLICIT: tuple[str, str]
 
     def __init__(self, train: Any, num_users: int | None, num_items: int | None, dim: int | None) -> None:
         super().__init__()
-        self._seen: sp.csr_matrix | None = None
+        self._seen, self.num_users, self.num_items = model_sizes(type(self).__name__, train, num_users, num_items)
         self.fit_seconds = 0.0
-        if train is not None:
-            data = interactions_of(train, "train")
-            self._seen = seen_matrix(train)
-            if self._seen is None:
-                raise TypeError(f"{type(self).__name__} needs in-memory Interactions; got {type(data).__name__}")
-            num_users, num_items = data.num_users, data.num_items
-        elif num_users is None or num_items is None:
-            raise ValueError(f"{type(self).__name__} needs train (or num_users and num_items)")
-        self.num_users = check_int("num_users", num_users, minimum=1)
-        self.num_items = check_int("num_items", num_items, minimum=1)
         dim = self._dim() if dim is None else check_int("dim", dim, minimum=1)
         self.register_buffer("user_factors", torch.zeros(self.num_users, dim))
         self.register_buffer("item_factors", torch.zeros(self.num_items, dim))
-        if train is not None:
-            binary = sp.csr_matrix(self._seen, dtype=np.float32, copy=True)
-            binary.sum_duplicates()
-            binary.data[:] = 1.0
+        if self._seen is not None:
             started = time.perf_counter()
             # One BLAS thread: implicit warns about (and slows down with) a threaded BLAS, and the
             # factors then do not depend on how many cores the machine has.
             from threadpoolctl import threadpool_limits
 
             with threadpool_limits(1, "blas"):
-                user_factors, item_factors = self._fit_implicit(binary)
+                user_factors, item_factors = self._fit_implicit(binary_matrix(self._seen))
             self.fit_seconds = time.perf_counter() - started
             self.user_factors.copy_(torch.as_tensor(np.asarray(user_factors, dtype=np.float32)))
             self.item_factors.copy_(torch.as_tensor(np.asarray(item_factors, dtype=np.float32)))
@@ -100,8 +94,29 @@ class _FactorModel(RecommenderMixin, nn.Module):
     def _dim(self) -> int:
         raise NotImplementedError
 
-    def _fit_implicit(self, user_items: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    def _settings(self) -> dict[str, Any]:
         raise NotImplementedError
+
+    def _fit_implicit(self, user_items: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+        module, name = self._IMPLICIT
+        settings = self._settings()
+        seed = settings.pop("seed")
+        # One thread: the same seed gives the same factors.
+        model = getattr(_import_implicit_cpu(module), name)(**settings, num_threads=1, random_state=seed)
+        model.fit(user_items, show_progress=False)
+        return model.user_factors, model.item_factors
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            **self._settings(),
+            "num_users": self.num_users,
+            "num_items": self.num_items,
+            "dim": int(self.item_factors.shape[1]),
+        }
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{key}={value}" for key, value in self._settings().items())
+        return f"{type(self).__name__}({self.num_users} users, {self.num_items} items, {settings})"
 
     def fit(self, *args: Any, **kwargs: Any) -> "_FactorModel":
         """Nothing more to learn: implicit fitted the factors at construction. Returns ``self``."""
@@ -175,39 +190,19 @@ class ImplicitALSModel(_FactorModel):
         self.seed = check_int("seed", seed, minimum=0)
         super().__init__(train, num_users, num_items, dim)
 
+    _IMPLICIT = ("als", "AlternatingLeastSquares")
+
     def _dim(self) -> int:
         return self.factors
 
-    def _fit_implicit(self, user_items: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-        als = _import_implicit_cpu("als")
-        model = als.AlternatingLeastSquares(
-            factors=self.factors,
-            regularization=self.regularization,
-            alpha=self.alpha,
-            iterations=self.iterations,
-            num_threads=1,  # one thread: the same seed gives the same factors
-            random_state=self.seed,
-        )
-        model.fit(user_items, show_progress=False)
-        return model.user_factors, model.item_factors
-
-    def _config(self) -> dict[str, Any]:
+    def _settings(self) -> dict[str, Any]:
         return {
             "factors": self.factors,
             "regularization": self.regularization,
             "iterations": self.iterations,
             "alpha": self.alpha,
             "seed": self.seed,
-            "num_users": self.num_users,
-            "num_items": self.num_items,
-            "dim": int(self.item_factors.shape[1]),
         }
-
-    def __repr__(self) -> str:
-        return (
-            f"ImplicitALSModel({self.num_users} users, {self.num_items} items, factors={self.factors}, "
-            f"regularization={self.regularization}, iterations={self.iterations}, alpha={self.alpha}, seed={self.seed})"
-        )
 
 
 class ImplicitBPRModel(_FactorModel):
@@ -254,37 +249,16 @@ class ImplicitBPRModel(_FactorModel):
         self.seed = check_int("seed", seed, minimum=0)
         super().__init__(train, num_users, num_items, dim)
 
+    _IMPLICIT = ("bpr", "BayesianPersonalizedRanking")
+
     def _dim(self) -> int:
         return self.factors + 1  # implicit appends the item bias (and a 1 on the user side)
 
-    def _fit_implicit(self, user_items: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-        bpr = _import_implicit_cpu("bpr")
-        model = bpr.BayesianPersonalizedRanking(
-            factors=self.factors,
-            learning_rate=self.learning_rate,
-            regularization=self.regularization,
-            iterations=self.iterations,
-            num_threads=1,  # one thread: the same seed gives the same factors
-            random_state=self.seed,
-        )
-        model.fit(user_items, show_progress=False)
-        return model.user_factors, model.item_factors
-
-    def _config(self) -> dict[str, Any]:
+    def _settings(self) -> dict[str, Any]:
         return {
             "factors": self.factors,
             "learning_rate": self.learning_rate,
             "regularization": self.regularization,
             "iterations": self.iterations,
             "seed": self.seed,
-            "num_users": self.num_users,
-            "num_items": self.num_items,
-            "dim": int(self.item_factors.shape[1]),
         }
-
-    def __repr__(self) -> str:
-        return (
-            f"ImplicitBPRModel({self.num_users} users, {self.num_items} items, factors={self.factors}, "
-            f"learning_rate={self.learning_rate}, regularization={self.regularization}, "
-            f"iterations={self.iterations}, seed={self.seed})"
-        )

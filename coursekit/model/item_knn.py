@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from coursekit._checks import check_int
-from coursekit.model.base import RecommenderMixin, interactions_of, seen_matrix
+from coursekit.model.base import RecommenderMixin, binary_matrix, model_sizes
 
 
 def cosine_similarity_matrix(mat: Any, shrinkage: float = 0.0) -> sp.csr_matrix:
@@ -46,9 +46,7 @@ def cosine_similarity_matrix(mat: Any, shrinkage: float = 0.0) -> sp.csr_matrix:
         ``items x items`` float64, symmetric, zero diagonal; items nobody interacted with have empty rows.
     """
     shrinkage = _check_shrinkage(shrinkage)
-    binary = sp.csr_matrix(mat, dtype=np.float64, copy=True)
-    binary.sum_duplicates()
-    binary.data[:] = 1.0
+    binary = binary_matrix(mat, dtype=np.float64)
     co_occurrences = (binary.T @ binary).tocsr()  # x_i . x_j, counts of users having both
     norms = np.sqrt(co_occurrences.diagonal())  # |x_i| = sqrt(#users of i)
     co_occurrences.setdiag(0.0)
@@ -117,25 +115,14 @@ class ItemKNNModel(RecommenderMixin, nn.Module):
         super().__init__()
         self.neighbours = None if neighbours is None else check_int("neighbours", neighbours, minimum=1)
         self.shrinkage = _check_shrinkage(shrinkage)
-        self._seen: sp.csr_matrix | None = None
+        self._seen, self.num_users, self.num_items = model_sizes("ItemKNNModel", train, num_users, num_items)
         self.fit_seconds = 0.0
         if train is not None:
-            data = interactions_of(train, "train")
-            self._seen = seen_matrix(train)
-            if self._seen is None:
-                raise TypeError(f"ItemKNNModel needs in-memory Interactions; got {type(data).__name__}")
-            num_users, num_items = data.num_users, data.num_items
             started = time.perf_counter()
-            history = sp.csr_matrix(self._seen, dtype=np.float32, copy=True)
-            history.sum_duplicates()
-            history.data[:] = 1.0
+            history = binary_matrix(self._seen)
             similarity = keep_top_neighbours(cosine_similarity_matrix(history, self.shrinkage), self.neighbours)
             self.fit_seconds = time.perf_counter() - started
-        elif num_users is None or num_items is None:
-            raise ValueError("ItemKNNModel needs train (or num_users and num_items)")
-        self.num_users = check_int("num_users", num_users, minimum=1)
-        self.num_items = check_int("num_items", num_items, minimum=1)
-        if train is None:
+        else:
             # Buffers of the stored sizes, so load_state_dict can fill them.
             history = _placeholder(self.num_users, self.num_items, check_int("history_nnz", history_nnz, minimum=0))
             similarity = _placeholder(

@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from torch import nn
 
-from coursekit._checks import check_int
-from coursekit.model.base import RecommenderMixin, interactions_of, seen_matrix
+from coursekit.model.base import RecommenderMixin, model_sizes
 from coursekit.ranking import item_popularity
 
 
@@ -27,20 +25,8 @@ class PopularityModel(RecommenderMixin, nn.Module):
 
     def __init__(self, train: Any = None, *, num_users: int | None = None, num_items: int | None = None) -> None:
         super().__init__()
-        self._seen: sp.csr_matrix | None = None
-        if train is not None:
-            data = interactions_of(train, "train")
-            num_users, num_items = data.num_users, data.num_items
-            self._seen = seen_matrix(train)
-            if self._seen is None:
-                raise TypeError(f"PopularityModel counts in-memory Interactions; got {type(data).__name__}")
-            counts = item_popularity(self._seen)
-        elif num_users is None or num_items is None:
-            raise ValueError("PopularityModel needs train (or num_users and num_items)")
-        self.num_users = check_int("num_users", num_users, minimum=1)
-        self.num_items = check_int("num_items", num_items, minimum=1)
-        if train is None:
-            counts = np.zeros(self.num_items)
+        self._seen, self.num_users, self.num_items = model_sizes("PopularityModel", train, num_users, num_items)
+        counts = np.zeros(self.num_items) if self._seen is None else item_popularity(self._seen)
         self.register_buffer("popularity", torch.as_tensor(counts, dtype=torch.float32))
 
     def fit(self, *args: Any, **kwargs: Any) -> "PopularityModel":
