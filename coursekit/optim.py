@@ -87,33 +87,43 @@ class RowSparseOptimizer(torch.optim.Optimizer):
             for param in group["params"]:
                 if param.grad is None:
                     continue
-                grad = param.grad
-                if grad.is_sparse:
-                    raise ValueError(
-                        f"{type(self).__name__} works on dense gradients; build the embeddings with sparse=False"
-                    )
-                ids = rows.get(param)
-                if ids is None:  # one pass over the gradient: rows with any non-zero value
-                    marked = grad.reshape(len(param), -1).ne(0).any(dim=1)
-                else:
-                    marked = torch.zeros(len(param), dtype=torch.bool, device=param.device)
-                    marked[ids.reshape(-1).to(param.device)] = True
                 state = self.state[param]
                 if not state:
                     self._init_state(param, group, state)
-                touched = marked.nonzero().squeeze(1)  # sorted, each row once (index_put_ needs that)
-                if len(touched) <= self.gather_below * len(param):
-                    self._update_rows(param, grad, touched, group, state)
+                grad = param.grad
+                if grad.is_sparse:  # nn.Embedding(sparse=True): the rows and their summed gradients, nothing else
+                    touched, grad_rows = _distinct_rows(grad)
+                    if len(touched) <= self.gather_below * len(param):
+                        self._update_rows(param, grad_rows, touched, group, state)
+                        continue
+                    marked = torch.zeros(len(param), dtype=torch.bool, device=param.device)
+                    marked[touched] = True
+                    grad = grad.to_dense()
                 else:
-                    weight = marked.to(param.dtype).reshape(-1, *([1] * (param.dim() - 1)))
-                    self._update_masked(param, grad, weight, group, state)
+                    ids = rows.get(param)
+                    if ids is None:  # one pass over the gradient: rows with any non-zero value
+                        marked = grad.reshape(len(param), -1).ne(0).any(dim=1)
+                    else:
+                        marked = torch.zeros(len(param), dtype=torch.bool, device=param.device)
+                        marked[ids.reshape(-1).to(param.device)] = True
+                    touched = marked.nonzero().squeeze(1)  # sorted, each row once (index_put_ needs that)
+                    if len(touched) <= self.gather_below * len(param):
+                        self._update_rows(param, grad.index_select(0, touched), touched, group, state)
+                        continue
+                weight = marked.to(param.dtype).reshape(-1, *([1] * (param.dim() - 1)))
+                self._update_masked(param, grad, weight, group, state)
         return loss
 
     def _init_state(self, param: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
         pass
 
     def _update_rows(
-        self, param: torch.Tensor, grad: torch.Tensor, ids: torch.Tensor, group: dict[str, Any], state: dict[str, Any]
+        self,
+        param: torch.Tensor,
+        grad_rows: torch.Tensor,
+        ids: torch.Tensor,
+        group: dict[str, Any],
+        state: dict[str, Any],
     ) -> None:
         raise NotImplementedError
 
@@ -134,8 +144,8 @@ class RowSGD(RowSparseOptimizer):
     def __init__(self, params: Iterable[Any], lr: float = 1e-2) -> None:
         super().__init__(params, {"lr": lr})
 
-    def _update_rows(self, param, grad, ids, group, state) -> None:  # type: ignore[no-untyped-def]
-        param.index_put_((ids,), param.index_select(0, ids).add_(grad.index_select(0, ids), alpha=-group["lr"]))
+    def _update_rows(self, param, grad_rows, ids, group, state) -> None:  # type: ignore[no-untyped-def]
+        param.index_add_(0, ids, grad_rows, alpha=-group["lr"])  # ids are distinct: p[r] += -lr * g[r]
 
     def _update_masked(self, param, grad, touched, group, state) -> None:  # type: ignore[no-untyped-def]
         # Untouched rows have a zero gradient: the plain dense step leaves them exactly as they are.
@@ -155,12 +165,11 @@ class RowAdagrad(RowSparseOptimizer):
     def _init_state(self, param, group, state) -> None:  # type: ignore[no-untyped-def]
         state["sum"] = torch.full_like(param, group["initial_accumulator_value"])
 
-    def _update_rows(self, param, grad, ids, group, state) -> None:  # type: ignore[no-untyped-def]
-        grad_rows = grad.index_select(0, ids)
+    def _update_rows(self, param, grad_rows, ids, group, state) -> None:  # type: ignore[no-untyped-def]
         square_sum = state["sum"].index_select(0, ids).add_(grad_rows.square())
         state["sum"].index_put_((ids,), square_sum)
         std = square_sum.sqrt_().add_(group["eps"])
-        param.index_put_((ids,), param.index_select(0, ids).add_(grad_rows.div_(std), alpha=-group["lr"]))
+        param.index_put_((ids,), param.index_select(0, ids).add_(grad_rows.div(std), alpha=-group["lr"]))
 
     def _update_masked(self, param, grad, touched, group, state) -> None:  # type: ignore[no-untyped-def]
         # Zero gradients add nothing to the sums and move nothing: the dense step is the row step.
@@ -198,19 +207,18 @@ class LazyAdam(RowSparseOptimizer):
         step = state["step"]
         return group["lr"] * math.sqrt(1 - beta2**step) / (1 - beta1**step)
 
-    def _update_rows(self, param, grad, ids, group, state) -> None:  # type: ignore[no-untyped-def]
+    def _update_rows(self, param, grad_rows, ids, group, state) -> None:  # type: ignore[no-untyped-def]
         beta1, beta2 = group["betas"]
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        grad_rows = grad.index_select(0, ids)
         old_exp_avg = exp_avg.index_select(0, ids)
         old_exp_avg_sq = exp_avg_sq.index_select(0, ids)
         # SparseAdam's order of operations, so both give the same numbers: old + (1 - b) (new - old).
         new_exp_avg = grad_rows.sub(old_exp_avg).mul_(1 - beta1).add_(old_exp_avg)
-        new_exp_avg_sq = grad_rows.pow_(2).sub_(old_exp_avg_sq).mul_(1 - beta2).add_(old_exp_avg_sq)
+        new_exp_avg_sq = grad_rows.square().sub_(old_exp_avg_sq).mul_(1 - beta2).add_(old_exp_avg_sq)
         exp_avg.index_put_((ids,), new_exp_avg)
         exp_avg_sq.index_put_((ids,), new_exp_avg_sq)
         update = new_exp_avg.div_(new_exp_avg_sq.sqrt_().add_(group["eps"])).mul_(-self._step_size(group, state))
-        param.index_put_((ids,), param.index_select(0, ids).add_(update))
+        param.index_add_(0, ids, update)  # ids are distinct: p[r] += update[r]
 
     def _update_masked(self, param, grad, touched, group, state) -> None:  # type: ignore[no-untyped-def]
         # lerp with weight 0 returns its start exactly: untouched moments stay, touched ones move.
@@ -219,3 +227,18 @@ class LazyAdam(RowSparseOptimizer):
         state["exp_avg_sq"].lerp_(grad.square(), touched * (1 - beta2))
         denom = state["exp_avg_sq"].sqrt().add_(group["eps"])
         param.addcdiv_(state["exp_avg"] * touched, denom, value=-self._step_size(group, state))
+
+
+def _distinct_rows(grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(row ids, summed rows)`` of a sparse gradient, each row once, in ascending order.
+
+    ``coalesce`` sorts and sums; a gradient whose rows already come once and in order (as
+    :mod:`coursekit.model.row_gradients` writes them; autograd drops the flag that says so) is used as is.
+    """
+    if not grad.is_coalesced():
+        ids = grad._indices()[0]
+        if len(ids) > 1 and not bool((ids[1:] > ids[:-1]).all()):
+            grad = grad.coalesce()
+            return grad.indices()[0], grad.values()
+        return ids, grad._values()
+    return grad.indices()[0], grad.values()

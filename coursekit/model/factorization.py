@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from coursekit._checks import check_fraction, check_int, default_seed
+from coursekit.model.row_gradients import RowSparseScores, gather_rows
 
 INIT_STD = 0.01  # small random embeddings: every dot product starts near 0
 
@@ -77,6 +78,16 @@ class MatrixFactorization(nn.Module):
         ``users [B, 1]`` with ``items [B, M]`` gives ``[B, M]`` (each user against its own items);
         equal shapes give one score per pair.
         """
+        if self.user_embeddings.sparse and torch.is_grad_enabled() and not (self.training and self.dropout.p > 0):
+            # Row-sparse gradients written out by hand: a fraction of the work of sparse nn.Embedding's.
+            return RowSparseScores.apply(
+                users,
+                items,
+                self.user_embeddings.weight,
+                self.item_embeddings.weight,
+                self.user_biases.weight,
+                self.item_biases.weight,
+            )
         user_vectors = self.dropout(_lookup(self.user_embeddings, users))  # users.shape + [d]
         item_vectors = self.dropout(_lookup(self.item_embeddings, items))  # items.shape + [d]
         # Multiply-and-sum beats bmm for these many tiny [M, d] x [d] products (6 vs 9 ms at B=8192).
@@ -108,6 +119,8 @@ class MatrixFactorization(nn.Module):
 
 
 def _lookup(layer: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
+    if not torch.is_grad_enabled():
+        return gather_rows(layer.weight, ids)  # the same values, 4x faster than indexing (11k rows: 74 vs 331 us)
     # Indexing the weight backpropagates faster on CPU than nn.Embedding's own backward
     # (1.7 vs 2.6 ms per MovieLens batch); sparse gradients need the layer itself.
     return layer(ids) if layer.sparse else layer.weight[ids]
