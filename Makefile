@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --index-url "$(TORCH_INDEX)" --timeout 10 --retries 0 "$(TORCH_SPEC)" \
 		|| $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[test,baselines]"
+	$(BIN)/python -m pip install --quiet -e ".[test,baselines,fast]"
 	touch $@
 
 # Seed the cache from the offline copy; without one, coursekit downloads on first use.

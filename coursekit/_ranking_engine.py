@@ -28,6 +28,7 @@ import scipy.sparse as sp
 import torch
 from tqdm import tqdm  # plain tqdm: tqdm.auto warns on stderr in a notebook kernel without ipywidgets
 
+from coursekit import _ranking_kernel
 from coursekit._checks import check_int
 from coursekit.ranking import top_k_items as _top_k_items
 
@@ -196,7 +197,9 @@ class _BatchFacts:
         self._top: torch.Tensor | None = None
         self._entry_counts: torch.Tensor | None = None  # per relevant entry, see entry_counts
         self._totals: torch.Tensor | None = None
+        self._ahead: torch.Tensor | None = None  # per row, from the compiled pass
         self._sign: bool | None = None
+        self._compiled = _ranking_kernel.available(scores)
 
     @classmethod
     def from_dense(cls, scores: torch.Tensor, targets: torch.Tensor) -> "_BatchFacts":
@@ -260,8 +263,29 @@ class _BatchFacts:
             self._entry_counts = counts
         return self._entry_counts
 
+    def _first_relevant(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(row_ids, best, first_entry)``: rows with a relevant item, each row's best relevant score
+        ``[B]``, and for each of ``row_ids`` the entry of its first relevant item in the ranking (the
+        best score, lowest index among ties)."""
+        row_ids = torch.nonzero(self.n_pos > 0).squeeze(1)
+        best = self.scores.new_full((self.num_rows,), float("-inf")).scatter_reduce(0, self.rows, self.values, "amax")
+        entry = torch.arange(len(self.rows), device=self.rows.device)
+        at_best = self.values == best[self.rows]
+        first_entry = torch.full((self.num_rows,), len(self.rows), dtype=torch.int64, device=self.rows.device)
+        first_entry = first_entry.scatter_reduce(0, self.rows[at_best], entry[at_best], "amin")[row_ids]
+        return row_ids, best, first_entry
+
+    def _count_compiled(self) -> None:
+        """AUC's totals and MRR's items ahead in one compiled pass (see :mod:`coursekit._ranking_kernel`)."""
+        row_ids, _, first_entry = self._first_relevant()
+        first_cols = torch.zeros(self.num_rows, dtype=torch.int64)
+        first_cols[row_ids] = self.cols[first_entry]
+        self._totals, self._ahead = _ranking_kernel.outrank_counts(self.scores, self.values, self.n_pos, first_cols)
+
     def outrank_totals(self) -> torch.Tensor:
         """Per row, the sum of ``entry_counts`` over its relevant entries, ``[B]`` float64."""
+        if self._totals is None and self._compiled:
+            self._count_compiled()
         if self._totals is None:
             counts = self.entry_counts()
             light = ~torch.isnan(counts)
@@ -280,13 +304,12 @@ class _BatchFacts:
 
     def items_ahead_of_first_relevant(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(row_ids, ahead)``: for each row with a relevant item, how many items rank above its best one."""
-        row_ids = torch.nonzero(self.n_pos > 0).squeeze(1)
-        # The first relevant item in the ranking: the best relevant score, lowest index among ties.
-        best = self.scores.new_full((self.num_rows,), float("-inf")).scatter_reduce(0, self.rows, self.values, "amax")
-        entry = torch.arange(len(self.rows), device=self.rows.device)
-        at_best = self.values == best[self.rows]
-        first_entry = torch.full((self.num_rows,), len(self.rows), dtype=torch.int64, device=self.rows.device)
-        first_entry = first_entry.scatter_reduce(0, self.rows[at_best], entry[at_best], "amin")[row_ids]
+        if self._compiled:
+            if self._ahead is None:
+                self._count_compiled()
+            row_ids = torch.nonzero(self.n_pos > 0).squeeze(1)
+            return row_ids, self._ahead[row_ids]
+        row_ids, best, first_entry = self._first_relevant()
         thresholds = best[row_ids, None]
         widths = torch.ones(len(row_ids), dtype=torch.int64, device=row_ids.device)
         above = _comparison_counts(self.scores, row_ids, thresholds, widths, ties=False, sign=False)[:, 0]

@@ -111,21 +111,24 @@ def top_k_items(scores: torch.Tensor, k: int) -> torch.Tensor:
     if k == num_items:
         return torch.sort(scores, dim=1, descending=True, stable=True).indices
     # Usual case, no tie straddling the cut-off: one top-(k+1) pass, then order those k by
-    # (score desc, index asc). Full-catalogue passes below cost ~10x more on 50k items.
+    # (score desc, index asc). Full-catalogue passes below cost ~10x more on 50k items, so only
+    # the rows where a tie straddles the cut-off take them.
     values, indices = _top_values(scores, k + 1)
-    if bool((values[:, k - 1] > values[:, k]).all()):
-        indices, order = indices[:, :k].sort(dim=1)
-        values = values[:, :k].gather(1, order)
-        return indices.gather(1, torch.sort(values, dim=1, descending=True, stable=True).indices)
-    kth_value = values[:, k - 1 : k]
+    indices, order = indices[:, :k].sort(dim=1)
+    top = indices.gather(1, torch.sort(values[:, :k].gather(1, order), dim=1, descending=True, stable=True).indices)
+    straddling = torch.nonzero(values[:, k - 1] == values[:, k]).squeeze(1)
+    if len(straddling):
+        top[straddling] = _top_k_with_ties(scores[straddling], values[straddling, k - 1 : k], k)
+    return top
+
+
+def _top_k_with_ties(scores: torch.Tensor, kth_value: torch.Tensor, k: int) -> torch.Tensor:
+    """``top_k_items`` for rows whose ``k``-th best value ``kth_value`` ``[B, 1]`` is tied with the next one."""
     above = scores > kth_value
     tied = scores == kth_value
     places_left = k - above.sum(dim=1, keepdim=True)
-    if bool((tied.sum(dim=1, keepdim=True) == places_left).all()):
-        selected = above | tied  # no tie straddles the cut-off (the usual case for real-valued scores)
-    else:
-        selected = above | (tied & (tied.cumsum(dim=1) <= places_left))
+    selected = above | (tied & (tied.cumsum(dim=1) <= places_left))  # the lowest-indexed tied items
     # Exactly k per row; nonzero walks rows in order and items in ascending index.
-    items = selected.nonzero()[:, 1].view(num_rows, k)
+    items = selected.nonzero()[:, 1].view(len(scores), k)
     order = torch.sort(scores.gather(1, items), dim=1, descending=True, stable=True).indices
     return items.gather(1, order)
