@@ -49,4 +49,6 @@ def lexsort_order(*columns: np.ndarray) -> np.ndarray:
         key += digit
     key *= n
     key += np.arange(n, dtype=np.int64)
-    return np.sort(key) % max(n, 1)
+    # In place: a fresh 40 MB array at 5M rows costs ~0.1 s of page faults on its own.
+    key.sort()
+    return np.remainder(key, max(n, 1), out=key)
