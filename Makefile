@@ -115,7 +115,7 @@ student: install
 bench: install data
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/quality.py --test
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py --growth
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,7 +1,9 @@
-"""coursekit scale benchmark: build, sampling, training (trainer vs hand loop), evaluation, ML-100K lesson.
+"""coursekit scale benchmark: build, sampling, training (trainer vs hand loop, beside implicit's BPR and
+ALS), evaluation, and the seed lesson's two fits (beside Collie's, where a Collie environment is given).
 
     .venv/bin/python benchmarks/run.py                 # 5M interactions (100k users x 50k items)
     .venv/bin/python benchmarks/run.py --size 500k     # 10x smaller, quick
+    .venv/bin/python benchmarks/run.py --growth        # both sizes, and each step's growth n^x between them
 
 Every step runs in a fresh child process, so its peak RSS (``ru_maxrss``) is its own. The
 synthetic arrays are generated once and cached under ``$DATA_PATH/bench/``. Results are
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -32,7 +35,8 @@ REFERENCE_5M = {
     "train_exact_trainer": 840.0,
     "evaluate": 2600.0,
 }
-CPP_BPR_EPOCH_5M = 4.0  # implicit's C++ BPR, one epoch (one negative per interaction)
+# Collie 1.3.1's two fits of the seed lesson, measured on this machine kind when issue 16 was filed.
+COLLIE_LESSON_RECORDED = (12.1, 12.8)
 
 STEPS = (
     "build",
@@ -41,9 +45,11 @@ STEPS = (
     "train_approx",
     "train_exact",
     "implicit_bpr",
+    "implicit_als",
     "evaluate",
     "similarity",
     "ml100k",
+    "collie",
 )
 
 
@@ -89,6 +95,7 @@ def _model(loader, args):
         embedding_dim=args.dim,
         optimizer=args.optimizer,
         bias_optimizer=args.bias_optimizer,
+        sparse=not args.dense,
         lr_scheduler_func=None,
         seed=0,
     )
@@ -175,12 +182,13 @@ def step_train_exact(args):
     return _train(args, exact=True)
 
 
-def step_implicit_bpr(args):
-    """One epoch of implicit's C++ BPR (factors = --dim, one negative per interaction), where installed."""
+def _implicit_epoch(args, name: str):
+    """One epoch (iteration) of implicit's C++ BPR or ALS (factors = --dim, --threads threads), where installed."""
     try:
+        from implicit.cpu.als import AlternatingLeastSquares
         from implicit.cpu.bpr import BayesianPersonalizedRanking
     except ImportError:
-        return {"skipped": "implicit is not installed (pip install implicit)"}
+        return {"skipped": "implicit is not installed (pip install coursekit[baselines])"}
     import numpy as np
     import scipy.sparse as sp
     from synthetic import SIZES, cached_arrays
@@ -190,11 +198,22 @@ def step_implicit_bpr(args):
     mat = sp.csr_matrix(
         (np.ones(len(users), dtype=np.float32), (users, items)), shape=(shape["num_users"], shape["num_items"])
     )
-    model = BayesianPersonalizedRanking(factors=args.dim, iterations=1, num_threads=args.threads, random_state=0)
+    cls = {"bpr": BayesianPersonalizedRanking, "als": AlternatingLeastSquares}[name]
+    model = cls(factors=args.dim, iterations=1, num_threads=args.threads, random_state=0)
     start = time.perf_counter()
     model.fit(mat, show_progress=False)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "per_second": len(users) / seconds}
+
+
+def step_implicit_bpr(args):
+    """implicit's BPR: one negative per interaction, plain SGD, multithreaded C++."""
+    return _implicit_epoch(args, "bpr")
+
+
+def step_implicit_als(args):
+    """implicit's ALS: one alternating least-squares sweep over users and items."""
+    return _implicit_epoch(args, "als")
 
 
 def step_evaluate(args):
@@ -238,21 +257,39 @@ def step_similarity(args):
 
 
 def step_ml100k(args):
+    """The seed lesson's two 10-epoch fits through CourseTrainer (lesson 04's Collie models), then one evaluation."""
     from coursekit.course import build_tutorial_split
-    from coursekit.course.recipes import COLLIE_APPROXIMATE
+    from coursekit.course.recipes import COLLIE_APPROXIMATE, COLLIE_SEPARATE_BIAS
     from coursekit.metrics import auc, evaluate_in_batches, mapk, mrr
 
     train, val = build_tutorial_split()
-    # The reference lesson's model (approximate loaders of 1,024 rows, dim 10, lr 1e-2), seed 22.
-    model, _, fit_seconds = COLLIE_APPROXIMATE.fit(train, val, seed=22)
+    fits = {}
+    for recipe in (COLLIE_APPROXIMATE, COLLIE_SEPARATE_BIAS):
+        model, _, fits[recipe.name] = recipe.fit(train, val, seed=22)
     start = time.perf_counter()
     values = evaluate_in_batches([mapk, mrr, auc], val, model, train_interactions=train, progress=False)
     return {
-        "seconds": fit_seconds,
+        "seconds": sum(fits.values()),
+        "fits": fits,
         "evaluate_seconds": time.perf_counter() - start,
         "values": values,
         "interactions": train.num_interactions,
     }
+
+
+def step_collie(args):
+    """The same two fits in Collie 1.3.1, run by the interpreter in ``$COLLIE_PYTHON`` (its own environment)."""
+    python = os.environ.get("COLLIE_PYTHON")
+    if not python:
+        return {"skipped": "set COLLIE_PYTHON to a Python with collie==1.3.1 installed to time Collie beside us"}
+    from coursekit.movielens import verify_movielens
+
+    ratings = verify_movielens() / "u.data"
+    done = subprocess.run([python, str(HERE / "collie_lesson.py"), str(ratings)], capture_output=True, text=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        return {"skipped": f"Collie's run failed (exit {done.returncode}): {done.stderr.strip()[-300:]}"}
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 def run_child(step: str, args) -> None:
@@ -291,7 +328,7 @@ def run_step(step: str, args) -> dict:
         args.optimizer,
         "--bias-optimizer",
         args.bias_optimizer,
-    ]
+    ] + (["--dense"] if args.dense else [])
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
@@ -299,7 +336,8 @@ def run_step(step: str, args) -> dict:
         sys.stderr.write(done.stdout + done.stderr)
         raise SystemExit(f"benchmark step {step!r} failed (exit {done.returncode})")
     result = json.loads(lines[-1][len("RESULT ") :])
-    print(f"  {step}: {result['seconds']:.2f} s ({time.perf_counter() - start:.0f} s with setup)", file=sys.stderr)
+    took = result["skipped"] if "skipped" in result else f"{result['seconds']:.2f} s"
+    print(f"  {args.size} {step}: {took} ({time.perf_counter() - start:.0f} s with setup)", file=sys.stderr)
     return result
 
 
@@ -359,22 +397,21 @@ def table(results: dict, args) -> str:
             )
             add(f"train epoch, {kind}, hand loop", "-", t["loop_seconds"])
             rows.append((f"  trainer overhead ({kind})", f"{t['overhead']:.2f}x", "", "", "", ""))
-    b = r.get("implicit_bpr")
-    if b and "skipped" not in b:
-        add(f"implicit BPR epoch, factors {args.dim} (C++)", "-", b["seconds"], b["per_second"], b.get("peak_rss_mib"))
-        if "train_approx" in r:
-            rows.append(
-                (
-                    "  approx CourseTrainer / implicit",
-                    f"{r['train_approx']['seconds'] / b['seconds']:.2f}x",
-                    "",
-                    "",
-                    "",
-                    "",
-                )
+    for name, label in (("implicit_bpr", "BPR"), ("implicit_als", "ALS")):
+        b = r.get(name)
+        if b and "skipped" not in b:
+            add(
+                f"implicit {label} epoch, factors {args.dim} (C++)",
+                "-",
+                b["seconds"],
+                b["per_second"],
+                b["peak_rss_mib"],
             )
-    elif b:
-        rows.append((f"implicit BPR: {b['skipped']}", "", "", "", "", ""))
+            if "train_approx" in r:
+                ratio = r["train_approx"]["seconds"] / b["seconds"]
+                rows.append((f"  approx CourseTrainer / implicit {label}", f"{ratio:.2f}x", "", "", "", ""))
+        elif b:
+            rows.append((f"implicit {label}: {b['skipped']}", "", "", "", "", ""))
     if "evaluate" in r:
         e = r["evaluate"]
         add(f"evaluate {e['users']} users (MAP@10, MRR, AUC, masked)", "evaluate", e["seconds"], rss=e["peak_rss_mib"])
@@ -387,8 +424,27 @@ def table(results: dict, args) -> str:
         )
     if "ml100k" in r:
         m = r["ml100k"]
-        add("ML-100K lesson: 10-epoch fit", "-", m["seconds"], rss=m["peak_rss_mib"])
+        add("ML-100K seed lesson: two 10-epoch fits, CourseTrainer", "-", m["seconds"], rss=m["peak_rss_mib"])
         add("ML-100K lesson: evaluate (masked)", "-", m["evaluate_seconds"])
+        c = r.get("collie")
+        if c and "skipped" not in c:
+            add("  the same two fits in Collie 1.3.1 (this run)", "-", c["seconds"])
+            rows.append(("  Collie / ours", f"{c['seconds'] / m['seconds']:.1f}x", "", "", "", ""))
+        else:
+            low, high = COLLIE_LESSON_RECORDED
+            rows.append(
+                (
+                    f"  Collie 1.3.1, recorded {low:g}-{high:g} s (not this run): {low / m['seconds']:.1f}-"
+                    f"{high / m['seconds']:.1f}x ours",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                )
+            )
+            if c:
+                rows.append((f"  Collie: {c['skipped']}", "", "", "", "", ""))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         " | ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
@@ -407,88 +463,125 @@ def write_json(path: Path, payload: dict) -> None:
         stream.write("\n")
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", choices=("5M", "500k"), default="5M")
-    parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated subset of {','.join(STEPS)}")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per step (default 1; see README)")
-    parser.add_argument(
-        "--batch-size", type=int, default=None, help="training/sampling batch size (default 8192 at 5M, 1024 at 500k)"
-    )
-    parser.add_argument("--eval-batch-size", type=int, default=1024, help="users scored at once")
-    parser.add_argument("--negatives", type=int, default=10, help="negatives per interaction")
-    parser.add_argument("--dim", type=int, default=30, help="embedding_dim")
-    parser.add_argument("--optimizer", default="adam", help="embedding optimizer (e.g. adam, lazy_adam)")
-    parser.add_argument("--bias-optimizer", default="sgd", help="bias optimizer (e.g. sgd, row_sgd)")
-    parser.add_argument("--repeat", type=int, default=1, help="training epochs timed per loader (minimum kept)")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.batch_size is None:
-        args.batch_size = 8192 if args.size == "5M" else 1024
-    if args.child:
-        run_child(args.child, args)
-        return
-
+def run_size(size: str, steps: list[str], args) -> dict:
+    """Run ``steps`` at ``size``, print the table, record it in ``results/scale-<size>.json``; return the results."""
     from synthetic import cached_arrays
 
-    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
-    unknown = sorted(set(steps) - set(STEPS))
-    if unknown:
-        parser.error(f"unknown steps {unknown}; choose from {STEPS}")
+    args = argparse.Namespace(**{**vars(args), "size": size})
     start = time.perf_counter()
-    users, _ = cached_arrays(args.size, data_folder())  # generate once, outside any timed step
+    users, _ = cached_arrays(size, data_folder())  # generate once, outside any timed step
     print(
-        f"synthetic {args.size}: {len(users):,} interactions ({time.perf_counter() - start:.1f} s to load or generate)",
+        f"synthetic {size}: {len(users):,} interactions ({time.perf_counter() - start:.1f} s to load or generate)",
         file=sys.stderr,
     )
-    results = {}
-    for step in steps:
-        results[step] = run_step(step, args)
+    results = {step: run_step(step, args) for step in steps}
     if "build" in results:
         results["build"]["interactions"] = len(users)
     info = machine()
     info["torch_threads"] = args.threads
-    settings = {
-        k: getattr(args, k)
-        for k in (
-            "size",
-            "threads",
-            "batch_size",
-            "eval_batch_size",
-            "negatives",
-            "dim",
-            "repeat",
-            "optimizer",
-            "bias_optimizer",
-        )
-    }
-    path = HERE / "results" / f"scale-{args.size}.json"
+    settings = {k: getattr(args, k) for k in SETTINGS}
+    path = HERE / "results" / f"scale-{size}.json"
     if set(results) != set(STEPS) and path.exists():
         # A partial run updates its steps in a full run's record made with the same settings.
         previous = json.loads(path.read_text())
         if previous.get("settings", {}) | {"repeat": args.repeat} == settings:
             results = {**previous["results"], **results}
     text = table(results, args)
+    gradients = "dense gradients" if args.dense else "row-sparse gradients (sparse=True)"
     print(
-        f"coursekit benchmark, {args.size} interactions; batch_size={args.batch_size}, "
-        f"{args.negatives} negatives, embedding_dim={args.dim}, {args.optimizer} + {args.bias_optimizer} biases, "
+        f"coursekit benchmark, {size} interactions; batch_size={args.batch_size}, {args.negatives} negatives, "
+        f"embedding_dim={args.dim}, {args.optimizer} + {args.bias_optimizer} biases, {gradients}, "
         f"{args.threads} torch thread(s)"
     )
     print(f"{info['cpu']}, {info['cores']} cores, torch {info['torch']}")
     print(text)
-    if args.size == "5M":
-        print(f"(implicit's C++ BPR: ~{CPP_BPR_EPOCH_5M:g} s per epoch with 1 negative per interaction)")
-    write_json(
-        path,
-        {
-            "settings": settings,
-            "machine": info,
-            "results": results,
-            "table": text,
-            "reference_5M": REFERENCE_5M,
-            "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-        },
+    payload = {"settings": settings, "machine": info, "results": results, "table": text}
+    payload |= {"reference_5M": REFERENCE_5M, "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+    write_json(path, payload)
+    return results
+
+
+def growth_table(small: dict, large: dict, steps_of: dict) -> str:
+    """Each step's growth ``n^x`` from 0.5M to 5M interactions (ten times the data: ``x = log10(t_5M / t_0.5M)``)."""
+    rows = [("step", "0.5M s", "5M s", "per batch 0.5M / 5M, ms", "growth n^x")]
+    for step in steps_of:
+        a, b = small.get(step), large.get(step)
+        if not a or not b or "skipped" in a or "skipped" in b:
+            continue
+        per_batch = ""
+        if step in steps_of and steps_of[step]:
+            batches = steps_of[step]
+            per_batch = f"{a['seconds'] / batches[0] * 1e3:.2f} / {b['seconds'] / batches[1] * 1e3:.2f}"
+        rows.append(
+            (
+                step,
+                f"{a['seconds']:.2f}",
+                f"{b['seconds']:.2f}",
+                per_batch,
+                f"{math.log10(b['seconds'] / a['seconds']):.2f}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in rows
+    ]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+SETTINGS = (
+    "size",
+    "threads",
+    "batch_size",
+    "eval_batch_size",
+    "negatives",
+    "dim",
+    "repeat",
+    "optimizer",
+    "bias_optimizer",
+    "dense",
+)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", choices=("5M", "500k"), default="5M")
+    parser.add_argument("--growth", action="store_true", help="run at 500k and 5M and print each step's growth")
+    parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated subset of {','.join(STEPS)}")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per step (default 1; see README)")
+    parser.add_argument("--batch-size", type=int, default=1024, help="training/sampling batch size (the tutorial's)")
+    parser.add_argument("--eval-batch-size", type=int, default=1024, help="users scored at once")
+    parser.add_argument("--negatives", type=int, default=10, help="negatives per interaction")
+    parser.add_argument("--dim", type=int, default=30, help="embedding_dim")
+    parser.add_argument("--optimizer", default="lazy_adam", help="embedding optimizer (e.g. lazy_adam, adam)")
+    parser.add_argument("--bias-optimizer", default="row_sgd", help="bias optimizer (e.g. row_sgd, sgd)")
+    parser.add_argument(
+        "--dense", action="store_true", help="dense gradients (sparse=False), e.g. with --optimizer adam"
     )
+    parser.add_argument("--repeat", type=int, default=1, help="training epochs timed per loader (minimum kept)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        run_child(args.child, args)
+        return
+
+    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
+    unknown = sorted(set(steps) - set(STEPS))
+    if unknown:
+        parser.error(f"unknown steps {unknown}; choose from {STEPS}")
+    if not args.growth:
+        run_size(args.size, steps, args)
+        return
+    from synthetic import SIZES
+
+    small = run_size("500k", [s for s in steps if s not in ("ml100k", "collie")], args)
+    print()
+    large = run_size("5M", steps, args)
+    batches = [math.ceil(SIZES[size]["num_interactions"] / args.batch_size) for size in ("500k", "5M")]
+    steps_of = {step: batches if step.startswith(("train", "sample")) else None for step in steps}
+    text = growth_table(small, large, steps_of)
+    print(f"\ngrowth from 0.5M to 5M interactions (x = 1: linear)\n{text}")
+    write_json(HERE / "results" / "scale-growth.json", {"table": text, "created": time.strftime("%Y-%m-%d %H:%M:%S")})
 
 
 if __name__ == "__main__":
