@@ -480,7 +480,9 @@ def run_size(size: str, steps: list[str], args) -> dict:
     info = machine()
     info["torch_threads"] = args.threads
     settings = {k: getattr(args, k) for k in SETTINGS}
-    path = HERE / "results" / f"scale-{size}.json"
+    path = (
+        HERE / "results" / (f"scale-{size}.json" if args.threads == 1 else f"scale-{size}-{args.threads}threads.json")
+    )
     if set(results) != set(STEPS) and path.exists():
         # A partial run updates its steps in a full run's record made with the same settings.
         previous = json.loads(path.read_text())
@@ -581,7 +583,10 @@ def main(argv=None) -> None:
     steps_of = {step: batches if step.startswith(("train", "sample")) else None for step in steps}
     text = growth_table(small, large, steps_of)
     print(f"\ngrowth from 0.5M to 5M interactions (x = 1: linear)\n{text}")
-    write_json(HERE / "results" / "scale-growth.json", {"table": text, "created": time.strftime("%Y-%m-%d %H:%M:%S")})
+    suffix = "" if args.threads == 1 else f"-{args.threads}threads"
+    write_json(
+        HERE / "results" / f"scale-growth{suffix}.json", {"table": text, "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+    )
 
 
 if __name__ == "__main__":

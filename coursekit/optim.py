@@ -173,7 +173,7 @@ class RowAdagrad(RowSparseOptimizer):
         state["sum"] = torch.full_like(param, group["initial_accumulator_value"])
 
     def _update_rows(self, param, grad_rows, ids, group, state) -> None:  # type: ignore[no-untyped-def]
-        square_sum = state["sum"].index_select(0, ids).add_(grad_rows.square())
+        square_sum = state["sum"].index_select(0, ids).add_(grad_rows * grad_rows)
         state["sum"].index_put_((ids,), square_sum)
         std = square_sum.sqrt_().add_(group["eps"])
         param.index_put_((ids,), param.index_select(0, ids).add_(grad_rows.div(std), alpha=-group["lr"]))
