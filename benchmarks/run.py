@@ -576,11 +576,12 @@ def main(argv=None) -> None:
         return
     from synthetic import SIZES
 
-    small = run_size("500k", [s for s in steps if s not in ("ml100k", "collie")], args)
+    small_steps = [s for s in steps if s not in ("ml100k", "collie")]  # the same data at both sizes
+    small = run_size("500k", small_steps, args)
     print()
     large = run_size("5M", steps, args)
     batches = [math.ceil(SIZES[size]["num_interactions"] / args.batch_size) for size in ("500k", "5M")]
-    steps_of = {step: batches if step.startswith(("train", "sample")) else None for step in steps}
+    steps_of = {step: batches if step.startswith(("train", "sample")) else None for step in small_steps}
     text = growth_table(small, large, steps_of)
     print(f"\ngrowth from 0.5M to 5M interactions (x = 1: linear)\n{text}")
     suffix = "" if args.threads == 1 else f"-{args.threads}threads"
