@@ -38,6 +38,7 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, Sequence
 
 import pandas as pd
@@ -245,8 +246,8 @@ def evaluate_in_batches(
     progress : bool, default True
         Show a tqdm progress bar (only when there are several batches).
     per_user : bool, default False
-        Return every evaluated user's values instead of their means: the DataFrame of
-        :func:`per_user_metrics` (``logger`` is then not called).
+        Deprecated: call :func:`per_user_metrics`, which returns the same DataFrame (a flag that
+        changes the type of the result reads badly at the call site).
 
     Returns
     -------
@@ -260,6 +261,11 @@ def evaluate_in_batches(
     >>> mapk_score, mrr_score, auc_score = scores  # doctest: +SKIP
     """
     if per_user:
+        warnings.warn(
+            "evaluate_in_batches(per_user=True) is deprecated: call per_user_metrics(...) with the same arguments",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return per_user_metrics(
             metric_list,
             test_interactions,

@@ -62,9 +62,10 @@ def test_index_is_the_users_with_test_data_and_values_match_the_definitions(part
     np.testing.assert_allclose(table["auc"], auc(scores, targets).numpy(), rtol=1e-12)
 
 
-def test_evaluate_in_batches_per_user_flag_returns_the_table(parts, model):
+def test_evaluate_in_batches_per_user_flag_is_deprecated_and_returns_the_table(parts, model):
     train, test = parts
-    table = evaluate_in_batches([mapk, mrr], test, model, train_interactions=train, per_user=True)
+    with pytest.warns(DeprecationWarning, match="per_user_metrics"):
+        table = evaluate_in_batches([mapk, mrr], test, model, train_interactions=train, per_user=True)
     pd.testing.assert_frame_equal(table, per_user_metrics([mapk, mrr], test, model, train_interactions=train))
 
 
