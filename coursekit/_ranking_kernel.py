@@ -3,14 +3,15 @@
 AUC and MRR need, per user, how many items score above (and tied with) each relevant item. The
 torch engine (:mod:`coursekit._ranking_engine`) counts with one vectorised comparison pass per
 relevant item, three kernels each (subtract, sign, sum). This pass does the same comparisons in
-one read of each user's scores, counting in registers: 7x faster on a 5M-interaction catalogue
-(1,024 users x 50k items: 18 ms against 129 ms with 2 threads), and exact, since it compares and
-never subtracts.
+one read of each user's scores, counting in registers: 6x faster on a 5M-interaction catalogue
+(1,024 users x 50k items: 20 ms against 129 ms with 2 threads), and exact, since it compares and
+never subtracts. The same read counts the items ahead of the best relevant one, for MRR.
 
 It runs only where it pays: numba installed (``pip install coursekit[fast]``), CPU scores, and a
-batch of at least :data:`MIN_SCORES` scores (MovieLens 100K's whole evaluation is below it, so a
-lesson never waits for the one-second compilation). ``tests/test_metrics.py`` checks it against
-the torch engine and the readable definitions.
+batch of at least :data:`MIN_SCORES` scores. MovieLens 100K's whole evaluation is below that, so a
+lesson never waits for the compilation (5-7 s the first time on this machine kind, then half a
+second to load from numba's cache). ``tests/test_ranking_kernel.py`` checks it against the torch
+engine and the readable definitions.
 """
 
 from __future__ import annotations

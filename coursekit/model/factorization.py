@@ -37,7 +37,8 @@ class MatrixFactorization(nn.Module):
     dropout_p
         Dropout probability on the vectors while training (``net.train()``).
     sparse
-        Sparse embedding gradients (for ``SGD``, ``Adagrad`` or ``SparseAdam``).
+        Row-sparse gradients (:mod:`coursekit.model.row_gradients`): for the row-sparse optimizers of
+        :mod:`coursekit.optim`, ``SGD``, ``Adagrad`` or ``SparseAdam``.
     seed
         Seeds the initial vectors, drawn from ``N(0, 0.01**2)`` (default: one draw from torch's
         global RNG). The biases start at 0.

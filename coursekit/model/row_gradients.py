@@ -11,6 +11,9 @@ sums (``coalesce``). The chain rule of a dot product is short enough to write ou
 summed once per distinct row and handed back as coalesced sparse tensors. Any loss works: autograd
 still differentiates the loss with respect to the scores; only the step from the scores to the
 tables is written here. ``tests/test_row_gradients.py`` checks it against autograd.
+
+On CPU the sums run in a fixed order, so runs repeat bit for bit; on CUDA ``index_add_`` adds a
+row's contributions with atomics, in no fixed order, so two runs can differ in the last bits.
 """
 
 from __future__ import annotations
