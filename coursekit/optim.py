@@ -98,27 +98,18 @@ class RowSparseOptimizer(torch.optim.Optimizer):
                 if not state:
                     self._init_state(param, group, state)
                 grad = param.grad
-                if grad.is_sparse:  # nn.Embedding(sparse=True): the rows and their summed gradients, nothing else
+                if grad.is_sparse:  # sparse=True: the rows and their summed gradients, nothing else
                     touched, grad_rows = _distinct_rows(grad)
-                    if len(touched) <= self.gather_below * len(param):
-                        self._update_rows(param, grad_rows, touched, group, state)
-                        continue
-                    marked = torch.zeros(len(param), dtype=torch.bool, device=param.device)
-                    marked[touched] = True
-                    grad = grad.to_dense()
                 else:
-                    ids = rows.get(param)
-                    if ids is None:  # one pass over the gradient: rows with any non-zero value
-                        marked = grad.reshape(len(param), -1).ne(0).any(dim=1)
-                    else:
-                        marked = torch.zeros(len(param), dtype=torch.bool, device=param.device)
-                        marked[ids.reshape(-1).to(param.device)] = True
-                    touched = marked.nonzero().squeeze(1)  # sorted, each row once (index_put_ needs that)
-                    if len(touched) <= self.gather_below * len(param):
-                        self._update_rows(param, grad.index_select(0, touched), touched, group, state)
-                        continue
-                weight = marked.to(param.dtype).reshape(-1, *([1] * (param.dim() - 1)))
-                self._update_masked(param, grad, weight, group, state)
+                    touched, grad_rows = _touched_rows(grad, rows.get(param)), None
+                if len(touched) <= self.gather_below * len(param):
+                    grad_rows = grad.index_select(0, touched) if grad_rows is None else grad_rows
+                    self._update_rows(param, grad_rows, touched, group, state)
+                else:
+                    weight = torch.zeros(len(param), dtype=param.dtype, device=param.device)
+                    weight[touched] = 1.0
+                    weight = weight.reshape(-1, *([1] * (param.dim() - 1)))
+                    self._update_masked(param, grad.to_dense() if grad.is_sparse else grad, weight, group, state)
         return loss
 
     def _init_state(self, param: torch.Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
@@ -235,6 +226,16 @@ class LazyAdam(RowSparseOptimizer):
         state["exp_avg_sq"].lerp_(grad.square(), touched * (1 - beta2))
         denom = state["exp_avg_sq"].sqrt().add_(group["eps"])
         param.addcdiv_(state["exp_avg"] * touched, denom, value=-self._step_size(group, state))
+
+
+def _touched_rows(grad: torch.Tensor, ids: torch.Tensor | None) -> torch.Tensor:
+    """The rows of a dense gradient to update, sorted, each once (``index_put_`` needs that): ``ids``
+    (duplicates allowed), or without them the rows with any non-zero value (one pass over ``grad``)."""
+    if ids is None:
+        return grad.reshape(len(grad), -1).ne(0).any(dim=1).nonzero().squeeze(1)
+    marked = torch.zeros(len(grad), dtype=torch.bool, device=grad.device)
+    marked[ids.reshape(-1).to(grad.device)] = True
+    return marked.nonzero().squeeze(1)
 
 
 def _distinct_rows(grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
